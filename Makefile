@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+# Each creates .venv and installs what it needs first; re-running is cheap (the install step is skipped when
+# pyproject.toml has not changed).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of PyTorch keeps the install small; on a GPU machine, set TORCH to the build you want,
+# e.g. `make demo TORCH="torch --index-url https://download.pytorch.org/whl/cu124"`.
+TORCH ?= torch==2.13.0
+
+export CVOPS_HOME ?= $(CURDIR)/.cvops
+export DAGSTER_HOME ?= $(CVOPS_HOME)/dagster
+
+.PHONY: install demo test lint validate dev clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## Set up, then run the main job end to end on synthetic matches.
+demo: install
+	$(BIN)/cvops demo
+
+## Set up, then lint, validate the Dagster definitions and run the whole test suite (slow tests included).
+test: install lint validate
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+validate: install
+	$(BIN)/cvops init
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+## The Dagster UI and daemon on http://127.0.0.1:3000 (sensors run; backfills can be launched).
+dev: install
+	$(BIN)/cvops init
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(CVOPS_HOME)

@@ -1,0 +1,90 @@
+"""The DuckDB catalog: one view per manifest table, in ``$CVOPS_HOME/catalog.duckdb``.
+
+Views only name file patterns, so they never need updating when matches are added: the database file is written
+once (and again only when the table definitions change), never by the runs themselves. That matters because DuckDB
+lets one process write a database file at a time, and Dagster runs steps in parallel processes while a person may
+have the catalog open. A file lock serialises the rare rewrites.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cvops.catalog.manifests import Manifests
+from cvops.catalog.tables import TableSpec
+
+_VERSION_TABLE = "cvops_catalog_version"
+
+
+class Catalog:
+    """Views over the manifests, queryable with SQL (``cvops sql``), from notebooks or the DuckDB CLI."""
+
+    def __init__(self, path: str | Path, manifests: Manifests) -> None:
+        self.path = Path(path)
+        self.manifests = manifests
+
+    def _fingerprint(self) -> str:
+        text = json.dumps([self._view_sql(spec) for spec in self.manifests.tables.values()])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _view_sql(self, spec: TableSpec) -> str:
+        pattern = self.manifests.glob(spec.name).replace("'", "''")
+        if spec.partitioned_by_match:
+            source = (
+                f"read_parquet('{pattern}', hive_partitioning = true, hive_types = {{'match_id': VARCHAR}}, "
+                "union_by_name = true)"
+            )
+        else:
+            source = f"read_parquet('{pattern}', union_by_name = true)"
+        columns = ", ".join(f'"{c}"' for c in spec.columns)
+        return f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {columns} FROM {source}'
+
+    def refresh(self) -> bool:
+        """Create the manifests' placeholder files and (re)create the views if needed; True if it wrote."""
+        self.manifests.ensure()
+        fingerprint = self._fingerprint()
+        if self._current_fingerprint() == fingerprint:
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.path.with_name(self.path.name + ".lock")):
+            if self._current_fingerprint() == fingerprint:
+                return False
+            with duckdb.connect(str(self.path)) as con:
+                for spec in self.manifests.tables.values():
+                    con.execute(self._view_sql(spec))
+                con.execute(f"CREATE OR REPLACE TABLE {_VERSION_TABLE} AS SELECT ? AS fingerprint", [fingerprint])
+        return True
+
+    def _current_fingerprint(self) -> str | None:
+        if not self.path.exists():
+            return None
+        try:
+            with duckdb.connect(str(self.path), read_only=True) as con:
+                row = con.execute(f"SELECT fingerprint FROM {_VERSION_TABLE}").fetchone()
+        except duckdb.Error:
+            return None
+        return row[0] if row else None
+
+    def query(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
+        """Run a read-only query against the catalog."""
+        self.refresh()
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.execute(sql, parameters or []).df()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,82 @@
+"""Every manifest table the platform writes: its name, columns and whether it is partitioned by match.
+
+This is the single source of truth for the catalog: the DuckDB views, the Parquet schemas and
+``docs/catalog.md`` all follow it. Partitioned tables store ``match_id`` in the folder name
+(``<table>/match_id=<id>/data.parquet``), not in the file, so re-materialising a match replaces one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: pa.Schema
+    partitioned_by_match: bool
+    description: str
+
+    @property
+    def columns(self) -> list[str]:
+        """Columns as seen in the catalog (``match_id`` first for partitioned tables)."""
+        names = list(self.schema.names)
+        return ["match_id", *names] if self.partitioned_by_match else names
+
+
+def _spec(name: str, partitioned: bool, description: str, **fields: pa.DataType) -> TableSpec:
+    return TableSpec(name, pa.schema(list(fields.items())), partitioned, description)
+
+
+_TS = pa.timestamp("us", tz="UTC")
+_BOX = {"x": pa.float64(), "y": pa.float64(), "w": pa.float64(), "h": pa.float64()}
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            "matches",
+            True,
+            "The matches.csv row of every match the platform took in.",
+            video=pa.string(),
+            fps=pa.string(),
+            width=pa.int64(),
+            height=pa.int64(),
+            n_frames=pa.int64(),
+            pitch=pa.string(),
+            home_team=pa.string(),
+            away_team=pa.string(),
+            weather=pa.string(),
+            kickoff=_TS,
+            annotated_at=_TS,
+            status=pa.string(),
+        ),
+        _spec(
+            "raw_labels",
+            True,
+            "Keyframes interpolated as the product does (label frame numbering).",
+            frame=pa.int64(),
+            track_id=pa.int64(),
+            role=pa.string(),
+            **_BOX,
+            is_keyframe=pa.bool_(),
+        ),
+        _spec(
+            "label_check_results",
+            True,
+            "One row per expectation of each label quality check and match.",
+            check=pa.string(),
+            expectation=pa.string(),
+            passed=pa.bool_(),
+            severity=pa.string(),
+            blocking=pa.bool_(),
+            element_count=pa.int64(),
+            unexpected_count=pa.int64(),
+            observed=pa.string(),
+            sample=pa.string(),
+            checked_at=_TS,
+        ),
+    )
+}

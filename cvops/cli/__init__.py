@@ -1,0 +1,17 @@
+"""The ``cvops`` command line. Each sub-command lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+from cvops.cli import catalog, platform
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cvops")
+def main() -> None:
+    """cvops: match annotations in, versioned datasets, models and benchmarks out."""
+
+
+for command in (platform.init, platform.demo, catalog.sql):
+    main.add_command(command)

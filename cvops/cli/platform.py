@@ -1,0 +1,27 @@
+"""``cvops init`` and ``cvops demo``: set up the platform state, and run the whole chain on synthetic matches."""
+
+from __future__ import annotations
+
+import click
+
+from cvops.home import init_home
+
+
+@click.command("init")
+def init() -> None:
+    """Create $CVOPS_HOME, the Dagster instance settings and the catalog (idempotent)."""
+    paths = init_home()
+    click.echo(f"CVOPS_HOME={paths.home}\nDAGSTER_HOME={paths.dagster_home}\ncatalog: {paths.catalog}")
+
+
+@click.command("demo")
+@click.option("--matches", "n_matches", default=6, show_default=True, help="Synthetic matches in the first wave.")
+@click.option("--new-matches", "n_new", default=3, show_default=True, help="Matches annotated later.")
+@click.option("--seconds", default=20.0, show_default=True, help="Length of each synthetic match.")
+@click.option("--seed", default=0, show_default=True)
+def demo(n_matches: int, n_new: int, seconds: float, seed: int) -> None:
+    """Generate matches, let the sensor pick them up and materialise the chain; then add more matches."""
+    # The demo drives Dagster, so its code lives with the assets; import it only when asked.
+    from cvops_assets.demo import run_demo
+
+    run_demo(n_matches=n_matches, n_new_matches=n_new, seconds=seconds, seed=seed, echo=click.echo)

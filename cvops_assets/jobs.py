@@ -1,0 +1,13 @@
+"""Jobs: the per-match chain, run once per newly annotated match."""
+
+import dagster as dg
+
+from cvops_assets.labels import raw_labels
+
+MATCH_ASSETS = [raw_labels]
+
+match_pipeline_job = dg.define_asset_job(
+    name="match_pipeline",
+    selection=dg.AssetSelection.assets(*MATCH_ASSETS),
+    description="Everything that is computed per match (labels and their checks, cleaning, selected frames).",
+)

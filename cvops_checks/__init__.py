@@ -1,0 +1,1 @@
+"""Data quality checks: Great Expectations suites, run inside Dagster asset checks."""

@@ -1,0 +1,6 @@
+"""Dagster resources: typed, configurable handles on the systems cvops talks to."""
+
+from cvops_resources.catalog import CatalogResource
+from cvops_resources.label_store import LabelStoreResource
+
+__all__ = ["CatalogResource", "LabelStoreResource"]

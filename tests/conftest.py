@@ -1,0 +1,32 @@
+"""Shared fixtures: an isolated CVOPS_HOME and small hand-made label stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.factories import match_row, player_keyframes, write_store
+
+
+@pytest.fixture
+def cvops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh CVOPS_HOME (and DAGSTER_HOME inside it) for one test."""
+    home = tmp_path / "cvops-home"
+    monkeypatch.setenv("CVOPS_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.setenv("CVOPS_LABEL_STORE", str(tmp_path / "store"))
+    return home
+
+
+@pytest.fixture
+def small_store(cvops_home: Path, tmp_path: Path) -> Path:
+    """Three annotated matches and one in progress, at the path CVOPS_LABEL_STORE names."""
+    matches = [
+        match_row("m0001", annotated_at="2026-02-03T10:00:00+00:00"),
+        match_row("m0002", annotated_at="2026-02-01T10:00:00+00:00"),
+        match_row("m0003", annotated_at="2026-02-02T10:00:00+00:00", pitch="south"),
+        match_row("m0004", status="in_progress"),
+    ]
+    keyframes = {m["match_id"]: player_keyframes() for m in matches}
+    return write_store(tmp_path / "store", matches, keyframes)
