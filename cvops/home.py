@@ -10,7 +10,8 @@ from cvops.io import write_text_atomic
 from cvops.settings import CvopsPaths
 
 # Telemetry off (no network here, and users' data stays theirs); run monitoring on, so that a crashed run's
-# concurrency slots are freed; a queued run coordinator so backfills do not start hundreds of processes at once.
+# concurrency slots are freed; runs queued a few at a time so a backfill of hundreds of matches does not start
+# hundreds of processes at once; steps that name a pool (the GPU steps) one at a time per pool unless configured.
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
@@ -18,12 +19,9 @@ run_monitoring:
   enabled: true
   poll_interval_seconds: 30
   free_slots_after_run_end_seconds: 60
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 4
 concurrency:
+  runs:
+    max_concurrent_runs: 4
   pools:
     default_limit: 1
 """

@@ -14,15 +14,20 @@ from cvops.settings import CvopsPaths
 class CatalogResource(dg.ConfigurableResource):
     """Manifest tables under ``<home>/manifests`` and the catalog ``<home>/catalog.duckdb``."""
 
-    home: str = str(CvopsPaths.from_env().home)
+    home: str | None = None
+    """The platform folder; unset means ``CVOPS_HOME``, read when the resource is used (not at import)."""
+
+    @property
+    def root(self) -> Path:
+        return Path(self.home) if self.home else CvopsPaths.from_env().home
 
     @property
     def manifests(self) -> Manifests:
-        return Manifests(Path(self.home) / "manifests")
+        return Manifests(self.root / "manifests")
 
     @property
     def catalog(self) -> Catalog:
-        return Catalog(Path(self.home) / "catalog.duckdb", self.manifests)
+        return Catalog(self.root / "catalog.duckdb", self.manifests)
 
     def write(self, table: str, frame: pd.DataFrame, match_id: str | None = None) -> Path:
         """Replace a table's match partition (or the whole table) and make sure the catalog can see it."""

@@ -13,10 +13,11 @@ from cvops.settings import CvopsPaths
 class LabelStoreResource(dg.ConfigurableResource):
     """Where annotated matches come from (``CVOPS_LABEL_STORE``; see docs/label-store.md)."""
 
-    root: str = str(CvopsPaths.from_env().label_store)
+    root: str | None = None
+    """The store folder; unset means ``CVOPS_LABEL_STORE``, read when the resource is used (not at import)."""
 
     def store(self) -> LabelStore:
-        return LabelStore(self.root)
+        return LabelStore(self.root or CvopsPaths.from_env().label_store)
 
     def read_matches(self) -> MatchTable:
         return self.store().read_matches()

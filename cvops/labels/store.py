@@ -8,7 +8,10 @@ fails that match's ``raw_labels`` with an ``InputError`` and nothing downstream 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cvops.errors import InputError
+from cvops.io import write_text_atomic
 
 MATCH_COLUMNS = (
     "match_id",
@@ -223,6 +227,30 @@ class LabelStore:
             return match.video
         path = Path(match.video)
         return str(path if path.is_absolute() else (self.root / path).resolve())
+
+    def upsert_match_rows(self, rows: Iterable[dict[str, str]]) -> None:
+        """Add or replace rows of ``matches.csv`` by match id, keeping every other row byte for byte.
+
+        Writers (the synthetic generator, the MOT importer) call this last, after a match's own files are in
+        place, so that a reader going by ``matches.csv`` never sees a match whose files are half written.
+        """
+        new = {row["match_id"]: row for row in rows}
+        for match_id in new:
+            validate_match_id(match_id, file=self.matches_file)
+        kept: list[dict[str, str]] = []
+        if self.matches_file.exists():
+            with open(self.matches_file, newline="") as handle:
+                kept = [row for row in csv.DictReader(handle) if row.get("match_id") not in new]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(MATCH_COLUMNS), extrasaction="raise", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([{c: row.get(c, "") for c in MATCH_COLUMNS} for row in [*kept, *new.values()]])
+        write_text_atomic(self.matches_file, buffer.getvalue())
+
+    def write_keyframes(self, match_id: str, keyframes: pd.DataFrame) -> None:
+        """Write a match's ``keyframes.csv`` (columns ``KEYFRAME_COLUMNS``) atomically."""
+        text = keyframes[list(KEYFRAME_COLUMNS)].to_csv(index=False, lineterminator="\n")
+        write_text_atomic(self.keyframes_file(match_id), text)
 
     def read_keyframes(self, match_id: str) -> pd.DataFrame:
         """Read a match's ``keyframes.csv`` with exact types, or raise naming the file, row and field."""

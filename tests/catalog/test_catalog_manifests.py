@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -70,6 +71,9 @@ def test_init_home_writes_instance_settings_once(cvops_home: Path) -> None:
     paths = init_home()
     settings = (paths.dagster_home / "dagster.yaml").read_text()
     assert "telemetry:\n  enabled: false" in settings and "run_monitoring:\n  enabled: true" in settings
+    instance = dg.DagsterInstance.from_config(str(paths.dagster_home))  # Dagster accepts the settings
+    assert instance.run_monitoring_enabled
+    instance.dispose()
     (paths.dagster_home / "dagster.yaml").write_text("# edited by the user\n")
     init_home()
     assert (paths.dagster_home / "dagster.yaml").read_text() == "# edited by the user\n"
