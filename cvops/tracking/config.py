@@ -1,0 +1,85 @@
+"""Tracker parameters, with the defaults and where they come from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from cvops.errors import InputError
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Every knob of :class:`cvops.tracking.OnlineTracker`.
+
+    Defaults follow ByteTrack (score thresholds, IoU thresholds, 30-frame buffer) and FairMOT (embedding cost
+    threshold, motion fusion weight, embedding momentum); they are the published values for 25-30 fps video.
+    """
+
+    high_score: float = 0.5
+    """Detections scoring at least this enter the first (embedding) stage (ByteTrack's track_thresh)."""
+    low_score: float = 0.1
+    """Detections below this are dropped; those in ``[low_score, high_score)`` only extend existing tracks."""
+    new_track_score: float = 0.6
+    """An unmatched high-score detection starts a track from this score (ByteTrack: track_thresh + 0.1)."""
+    max_embedding_cost: float = 0.4
+    """Largest fused cost accepted in the first stage (FairMOT's threshold)."""
+    embedding_weight: float = 0.98
+    """Weight of the cosine distance in the fused cost; the rest is the gated Mahalanobis term (FairMOT λ)."""
+    gate_probability: float = 0.95
+    """Chi-square quantile of the Kalman gate: pairs farther than this (4 d.o.f., 9.49) cannot be matched."""
+    min_iou_first: float = 0.2
+    """Smallest IoU for first-stage matching in frames without embeddings (ByteTrack's match_thresh 0.8)."""
+    min_iou_rescue: float = 0.5
+    """With embeddings: smallest IoU to match a still-tracked track to a high-score detection whose embedding
+    was too far (FairMOT's second stage: appearance changes when a player turns, position does not jump)."""
+    min_iou_low: float = 0.5
+    """Smallest IoU to match a low-score detection to a tracked track (ByteTrack's second association)."""
+    min_iou_tentative: float = 0.3
+    """Smallest IoU to match a tentative (not yet confirmed) track (ByteTrack: 0.7 cost)."""
+    confirm_hits: int = 2
+    """Matched frames, birth included, before a track is confirmed and reported; a tentative track that misses
+    a frame is dropped, which removes one-frame false positives."""
+    max_lost: int = 30
+    """Frames a lost track is kept for re-identification before it dies (ByteTrack's track_buffer, 30 fps)."""
+    embedding_momentum: float = 0.9
+    """EMA momentum of a track's appearance: ``e = m * e + (1 - m) * new`` (FairMOT's 0.9)."""
+    kalman_position_weight: float = 1 / 20
+    """Position noise std as a fraction of box height (DeepSORT)."""
+    kalman_velocity_weight: float = 1 / 160
+    """Velocity noise std as a fraction of box height (DeepSORT)."""
+
+    def __post_init__(self) -> None:
+        unit_fields = (
+            "embedding_weight",
+            "min_iou_first",
+            "min_iou_rescue",
+            "min_iou_low",
+            "min_iou_tentative",
+            "embedding_momentum",
+        )
+        for name in unit_fields:
+            self._require(0.0 <= getattr(self, name) <= 1.0, name, "must be between 0 and 1")
+        self._require(0.0 < self.gate_probability < 1.0, "gate_probability", "must be strictly between 0 and 1")
+        self._require(self.max_embedding_cost >= 0.0, "max_embedding_cost", "must be >= 0")
+        self._require(self.low_score <= self.high_score, "low_score", "must not exceed high_score")
+        self._require(self.confirm_hits >= 1, "confirm_hits", "must be >= 1")
+        self._require(self.max_lost >= 0, "max_lost", "must be >= 0")
+        for name in ("kalman_position_weight", "kalman_velocity_weight"):
+            self._require(getattr(self, name) > 0.0, name, "must be > 0")
+
+    def _require(self, condition: bool, name: str, message: str) -> None:
+        if not condition:
+            raise InputError(f"{message}, got {getattr(self, name)!r}", field=name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrackerConfig:
+        """Build from a mapping (a YAML/JSON config), rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown tracker setting(s): {', '.join(unknown)}", field=unknown[0])
+        return cls(**values)

@@ -1,0 +1,111 @@
+"""Run the tracker over a whole sequence held in a DataFrame."""
+
+from __future__ import annotations
+
+import re
+from typing import NoReturn
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from cvops.errors import InputError
+from cvops.tracking.config import TrackerConfig
+from cvops.tracking.tracker import OnlineTracker
+
+DETECTION_INPUT_COLUMNS = ("frame", "x", "y", "w", "h", "conf")
+TRACK_COLUMNS = ("frame", "track_id", "x", "y", "w", "h", "conf", "cls")
+_EMBEDDING_COLUMN = re.compile(r"^emb_(\d+)$")
+
+
+def track_sequence(detections: pd.DataFrame, config: TrackerConfig | None = None) -> pd.DataFrame:
+    """Track one sequence of detections; returns ``frame,track_id,x,y,w,h,conf,cls`` sorted by frame and id.
+
+    ``detections`` has ``frame,x,y,w,h,conf``, optionally ``cls`` (integer class, 0 when absent) and an
+    appearance embedding either as columns ``emb_0 .. emb_{D-1}`` or as one ``embedding`` column of arrays.
+    Every frame from the first to the last is stepped, so frames without detections age lost tracks.
+    """
+    frames, boxes, scores, classes = _core_columns(detections)
+    embeddings = _embeddings(detections)
+    order = np.argsort(frames, kind="stable")
+    frames = frames[order]
+    tracker = OnlineTracker(config)
+    out: dict[str, list[NDArray]] = {name: [] for name in TRACK_COLUMNS}
+    if len(frames) == 0:
+        return _empty_tracks()
+    starts = np.searchsorted(frames, np.arange(frames[0], frames[-1] + 2))
+    for offset, frame in enumerate(range(int(frames[0]), int(frames[-1]) + 1)):
+        rows = order[starts[offset] : starts[offset + 1]]
+        result = tracker.update(
+            boxes[rows], scores[rows], classes[rows], None if embeddings is None else embeddings[rows]
+        )
+        out["frame"].append(np.full(len(result), frame, dtype=np.int64))
+        out["track_id"].append(result.track_ids)
+        for position, name in enumerate(("x", "y", "w", "h")):
+            out[name].append(result.boxes[:, position])
+        out["conf"].append(result.scores)
+        out["cls"].append(result.classes)
+    return pd.DataFrame({name: np.concatenate(parts) for name, parts in out.items()})
+
+
+def _empty_tracks() -> pd.DataFrame:
+    dtypes = {"frame": np.int64, "track_id": np.int64, "cls": np.int64}
+    return pd.DataFrame({name: np.zeros(0, dtype=dtypes.get(name, float)) for name in TRACK_COLUMNS})
+
+
+def _core_columns(
+    detections: pd.DataFrame,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    missing = [c for c in DETECTION_INPUT_COLUMNS if c not in detections.columns]
+    if missing:
+        raise InputError(f"detections lack column(s) {', '.join(missing)}", field=missing[0])
+    numeric = {c: _finite_column(detections, c) for c in (*DETECTION_INPUT_COLUMNS, "cls") if c in detections}
+    bad = np.flatnonzero((numeric["frame"] != np.round(numeric["frame"])) | (numeric["frame"] < 1))
+    if len(bad):
+        _raise_at(detections, bad[0], "frame", "must be an integer >= 1")
+    if "cls" in numeric:
+        bad = np.flatnonzero(numeric["cls"] != np.round(numeric["cls"]))
+        if len(bad):
+            _raise_at(detections, bad[0], "cls", "must be an integer class id")
+    for name in ("w", "h"):
+        bad = np.flatnonzero(numeric[name] <= 0)
+        if len(bad):
+            _raise_at(detections, bad[0], name, "box size must be > 0")
+    classes = numeric["cls"].astype(np.int64) if "cls" in numeric else np.zeros(len(detections), dtype=np.int64)
+    boxes = np.column_stack([numeric[c] for c in ("x", "y", "w", "h")])
+    return numeric["frame"].astype(np.int64), boxes, numeric["conf"], classes
+
+
+def _finite_column(detections: pd.DataFrame, name: str) -> NDArray[np.float64]:
+    values = pd.to_numeric(detections[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        _raise_at(detections, bad[0], name, "not a finite number")
+    return values
+
+
+def _embeddings(detections: pd.DataFrame) -> NDArray[np.float64] | None:
+    indexed = {int(m.group(1)): c for c in detections.columns if (m := _EMBEDDING_COLUMN.match(str(c)))}
+    if indexed and "embedding" in detections.columns:
+        raise InputError("give embeddings either as emb_<i> columns or as one 'embedding' column", field="embedding")
+    if indexed:
+        expected = set(range(len(indexed)))
+        if set(indexed) != expected:
+            gap = min(expected - set(indexed))
+            raise InputError(f"embedding columns must be emb_0..emb_{len(indexed) - 1}", field=f"emb_{gap}")
+        columns = [indexed[i] for i in range(len(indexed))]
+        return np.column_stack([_finite_column(detections, c) for c in columns])
+    if "embedding" not in detections.columns:
+        return None
+    vectors = [np.asarray(v, dtype=float).reshape(-1) for v in detections["embedding"]]
+    if not vectors:
+        return np.zeros((0, 0))
+    sizes = np.array([len(v) for v in vectors])
+    bad = np.flatnonzero(sizes != sizes[0])
+    if len(bad):
+        _raise_at(detections, bad[0], "embedding", f"length {sizes[bad[0]]}, the first row has {sizes[0]}")
+    return np.stack(vectors)
+
+
+def _raise_at(detections: pd.DataFrame, position: int, field: str, message: str) -> NoReturn:
+    raise InputError(f"{message} (detections row {detections.index[position]!r})", field=field)

@@ -1,0 +1,249 @@
+"""The online tracker on scripted and simulated scenes: identities, occlusions, births, deaths, classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cvops.errors import InputError
+from cvops.metrics import evaluate_sequence
+from cvops.tracking import OnlineTracker, TrackerConfig, TrackState, track_sequence
+from cvops.tracking.simulate import DetectorModel, random_scene, simulate_detections
+
+GT_COLUMNS = ["frame", "id", "x", "y", "w", "h", "cls"]
+
+
+def linear(object_id: int, frames: range, start: tuple[float, float], velocity: tuple[float, float], cls: int = 0):
+    """Rows of an object moving at constant velocity, 40x100 px."""
+    return [
+        (
+            f,
+            object_id,
+            start[0] + velocity[0] * (f - frames[0]),
+            start[1] + velocity[1] * (f - frames[0]),
+            40.0,
+            100.0,
+            cls,
+        )
+        for f in frames
+    ]
+
+
+def meet_and_turn(ids: tuple[int, int], y: float, n_frames: int, turn: bool, classes=(0, 0)):
+    """Two players run at each other along one line and meet at frame 50; if ``turn`` both run back.
+
+    A constant-velocity model predicts each one carrying on through the other, so after a turn the IoU alone
+    points each track at the other player: only appearance can keep the identities.
+    """
+    rows = []
+    for object_id, direction, dy, cls in ((ids[0], 1, 0.0, classes[0]), (ids[1], -1, 12.0, classes[1])):
+        for f in range(1, n_frames + 1):
+            t = f - 50
+            if turn and t > 0:
+                t = -t
+            rows.append((f, object_id, 600 + direction * 6.0 * t, y + dy, 40.0, 100.0, cls))
+    return rows
+
+
+def as_gt(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=GT_COLUMNS).sort_values(["frame", "id"], ignore_index=True)
+
+
+def detections_of(gt: pd.DataFrame, score: float = 0.9, dim: int = 16, seed: int = 0) -> pd.DataFrame:
+    """Exact boxes with one fixed random embedding per object."""
+    rng = np.random.default_rng(seed)
+    vectors = {i: v / np.linalg.norm(v) for i, v in ((i, rng.normal(size=dim)) for i in gt["id"].unique())}
+    dets = gt[["frame", "x", "y", "w", "h", "cls"]].assign(conf=score, gt_id=gt["id"])
+    dets["embedding"] = [vectors[i] for i in gt["id"]]
+    return dets
+
+
+def without_embeddings(dets: pd.DataFrame) -> pd.DataFrame:
+    return dets.drop(columns=[c for c in dets.columns if c.startswith("emb") or c == "embedding"])
+
+
+def identities(tracks: pd.DataFrame, dets: pd.DataFrame) -> pd.DataFrame:
+    """Track id per (frame, gt_id), by joining tracks to the detections they came from on the closest box."""
+    merged = tracks.merge(dets[["frame", "x", "y", "gt_id"]], on="frame", suffixes=("", "_det"))
+    merged["distance"] = np.hypot(merged["x"] - merged["x_det"], merged["y"] - merged["y_det"])
+    return merged.sort_values("distance").drop_duplicates(["frame", "track_id"]).sort_values(["frame", "gt_id"])
+
+
+def test_embeddings_keep_identities_through_crossings_where_iou_alone_swaps() -> None:
+    rows = []
+    for pair in range(6):  # three pairs turn back at the meeting point, three pass through each other
+        rows += meet_and_turn((2 * pair + 1, 2 * pair + 2), 60 + 160 * pair, 100, turn=pair % 2 == 0)
+    gt = as_gt(rows)
+    dets = simulate_detections(gt, DetectorModel(miss_rate=0.0), seed=1)
+    assert (dets["conf"] < 0.5).sum() > 0 and len(dets) < len(gt)  # the crossings really occlude
+
+    with_appearance = evaluate_sequence(gt, track_sequence(dets))
+    iou_only = evaluate_sequence(gt, track_sequence(without_embeddings(dets)))
+
+    assert with_appearance.id_switches == 0
+    assert with_appearance.idf1 > 0.98
+    assert iou_only.id_switches >= 4  # each turning pair swaps (two switches) for a motion-only tracker
+    assert iou_only.idf1 < with_appearance.idf1 - 0.15
+
+
+def test_identity_survives_a_short_occlusion() -> None:
+    gt = as_gt(linear(1, range(1, 81), (100, 100), (5, 1)) + linear(2, range(1, 81), (100, 600), (4, -1)))
+    dets = detections_of(gt)
+    dets = dets[~((dets["gt_id"] == 1) & dets["frame"].between(30, 41))]  # twelve frames unseen
+    for variant in (dets, without_embeddings(dets)):
+        tracks = track_sequence(variant)
+        ids_of_object = identities(tracks, variant).query("gt_id == 1")["track_id"]
+        assert ids_of_object.nunique() == 1
+        assert sorted(tracks.query("frame == 35")["track_id"]) == [2]  # lost tracks are not reported
+
+
+def test_births_deaths_and_reappearance_after_max_lost() -> None:
+    config = TrackerConfig(max_lost=10)
+    gt = as_gt(
+        linear(1, range(1, 101), (100, 100), (3, 0))
+        + linear(2, range(30, 61), (900, 500), (-3, 0))
+        + linear(2, range(80, 101), (600, 500), (0, 0))
+    )
+    dets = detections_of(gt)
+    tracker = OnlineTracker(config)
+    per_frame = {}
+    states_at = {}
+    for frame in range(1, 101):
+        rows = dets[dets["frame"] == frame]
+        result = tracker.update(
+            rows[["x", "y", "w", "h"]].to_numpy(), rows["conf"], rows["cls"], np.stack(rows["embedding"])
+        )
+        per_frame[frame] = result.track_ids.tolist()
+        states_at[frame] = {t.track_id: t.state for t in tracker.tracks}
+    assert per_frame[1] == [1]  # first-frame objects are confirmed at once
+    assert per_frame[30] == [1]  # born tentative ...
+    assert per_frame[31] == [1, 2]  # ... confirmed on its second frame
+    assert states_at[70] == {1: TrackState.TRACKED, 2: TrackState.LOST}  # 10 frames unseen: still kept
+    assert 2 not in states_at[71]  # 11 frames: dead
+    assert per_frame[81] == [1, 3]  # coming back after max_lost is a new identity
+
+
+def test_tracks_never_cross_classes() -> None:
+    gt = as_gt(meet_and_turn((1, 2), 300, 100, turn=True, classes=(0, 1)))
+    dets = without_embeddings(detections_of(gt))
+    tracks = track_sequence(dets)
+    assert evaluate_sequence(gt, tracks).id_switches == 0
+    assert tracks.groupby("track_id")["cls"].nunique().max() == 1
+    assert sorted(tracks.groupby("track_id")["cls"].first()) == [0, 1]
+
+
+def test_low_score_detections_extend_tracks_but_do_not_start_them() -> None:
+    gt = as_gt(linear(1, range(1, 41), (100, 100), (4, 0)))
+    dets = without_embeddings(detections_of(gt))
+    dets.loc[dets["frame"].between(15, 24), "conf"] = 0.3  # partly hidden: low confidence
+    lonely = pd.DataFrame({"frame": [10, 11], "x": 900.0, "y": 900.0, "w": 40.0, "h": 100.0, "conf": 0.3, "cls": 0})
+    dets = pd.concat([dets, lonely], ignore_index=True)
+
+    tracks = track_sequence(dets)
+    assert tracks["frame"].tolist() == list(range(1, 41)) and tracks["track_id"].nunique() == 1
+
+    no_byte = track_sequence(dets, TrackerConfig(low_score=0.5))
+    assert not no_byte["frame"].between(15, 24).any()
+    assert no_byte["track_id"].nunique() == 1  # re-found from the lost state afterwards
+
+
+def test_one_frame_spurious_detection_is_never_reported() -> None:
+    gt = as_gt(linear(1, range(1, 21), (100, 100), (4, 0)))
+    dets = without_embeddings(detections_of(gt))
+    ghost = pd.DataFrame(
+        {"frame": [8], "x": [900.0], "y": [900.0], "w": [40.0], "h": [100.0], "conf": [0.95], "cls": [0]}
+    )
+    tracks = track_sequence(pd.concat([dets, ghost], ignore_index=True))
+    assert tracks["track_id"].unique().tolist() == [1]
+    assert len(tracks) == 20
+
+
+def test_embedding_column_of_arrays_equals_emb_columns() -> None:
+    gt = random_scene(8, 60, seed=4)
+    dets = simulate_detections(gt, DetectorModel(embedding_dim=8), seed=5)
+    emb_columns = [f"emb_{i}" for i in range(8)]
+    as_arrays = dets.drop(columns=emb_columns).assign(embedding=list(dets[emb_columns].to_numpy()))
+    pd.testing.assert_frame_equal(track_sequence(dets), track_sequence(as_arrays))
+
+
+def test_simulated_match_scene_quality() -> None:
+    gt = random_scene(22, 300, seed=7)
+    dets = simulate_detections(gt, DetectorModel(false_positives_per_frame=0.5), seed=8)
+    metrics = evaluate_sequence(gt, track_sequence(dets))
+    assert metrics.mota > 0.9
+    assert metrics.idf1 > 0.85
+    assert metrics.fp < 0.01 * metrics.num_gt_dets  # spurious low-score boxes never become tracks
+
+
+def test_ids_are_per_instance_and_reset() -> None:
+    box = [[10.0, 10.0, 40.0, 100.0]]
+    first, second = OnlineTracker(), OnlineTracker()
+    assert first.update(box, [0.9], [0]).track_ids.tolist() == [1]
+    assert second.update(box, [0.9], [0]).track_ids.tolist() == [1]
+    first.reset()
+    assert first.frames_seen == 0 and first.tracks == ()
+    assert first.update(box, [0.9], [0]).track_ids.tolist() == [1]
+
+
+def test_empty_frames_and_empty_sequences() -> None:
+    tracker = OnlineTracker()
+    assert len(tracker.update(np.zeros((0, 4)), [], [])) == 0
+    assert len(tracker.update([], [], [], embeddings=[])) == 0
+    empty = track_sequence(pd.DataFrame(columns=["frame", "x", "y", "w", "h", "conf"]))
+    assert list(empty.columns) == ["frame", "track_id", "x", "y", "w", "h", "conf", "cls"] and empty.empty
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"boxes": [[0, 0, 1]], "scores": [0.9], "classes": [0]}, "boxes"),
+        ({"boxes": [[0, 0, 1, 1]], "scores": [0.9, 0.8], "classes": [0]}, "scores"),
+        ({"boxes": [[0, 0, 0, 1]], "scores": [0.9], "classes": [0]}, "boxes"),
+        ({"boxes": [[0, 0, 1, np.nan]], "scores": [0.9], "classes": [0]}, "boxes"),
+        ({"boxes": [[0, 0, 1, 1]], "scores": [0.9], "classes": [0.5]}, "classes"),
+        ({"boxes": [[0, 0, 1, 1]], "scores": [0.9], "classes": [0], "embeddings": [[0.0, 0.0]]}, "embeddings"),
+        ({"boxes": [[0, 0, 1, 1]], "scores": [0.9], "classes": [0], "embeddings": [1.0, 0.0]}, "embeddings"),
+    ],
+)
+def test_update_rejects_bad_inputs(kwargs, field) -> None:
+    with pytest.raises(InputError) as caught:
+        OnlineTracker().update(**kwargs)
+    assert caught.value.field == field
+
+
+def test_embedding_size_must_not_change() -> None:
+    tracker = OnlineTracker()
+    tracker.update([[0, 0, 10, 10]], [0.9], [0], [[1.0, 0.0]])
+    with pytest.raises(InputError, match="embedding size changed from 2 to 3"):
+        tracker.update([[0, 0, 10, 10]], [0.9], [0], [[1.0, 0.0, 0.0]])
+
+
+def test_track_sequence_errors_name_the_column_and_row() -> None:
+    dets = pd.DataFrame({"frame": [1, 2], "x": [0.0, 1.0], "y": [0.0, 0.0], "w": [10.0, -1.0], "h": [10.0, 10.0]})
+    with pytest.raises(InputError, match="lack column") as caught:
+        track_sequence(dets)
+    assert caught.value.field == "conf"
+    with pytest.raises(InputError, match="row 1") as caught:
+        track_sequence(dets.assign(conf=0.9))
+    assert caught.value.field == "w"
+    with pytest.raises(InputError) as caught:
+        track_sequence(dets.assign(conf=0.9, w=10.0, emb_0=1.0, emb_2=0.0))
+    assert caught.value.field == "emb_1"
+    with pytest.raises(InputError) as caught:
+        track_sequence(dets.assign(conf=0.9, w=10.0, frame=[0, 1]))
+    assert caught.value.field == "frame"
+
+
+def test_config_validation_and_from_dict() -> None:
+    with pytest.raises(InputError) as caught:
+        TrackerConfig(min_iou_low=1.5)
+    assert caught.value.field == "min_iou_low"
+    with pytest.raises(InputError) as caught:
+        TrackerConfig(low_score=0.7, high_score=0.5)
+    assert caught.value.field == "low_score"
+    with pytest.raises(InputError) as caught:
+        TrackerConfig.from_dict({"max_lost": 5, "max_lsot": 3})
+    assert caught.value.field == "max_lsot"
+    config = TrackerConfig.from_dict({"max_lost": 5})
+    assert config.max_lost == 5 and TrackerConfig.from_dict(config.as_dict()) == config
