@@ -78,5 +78,15 @@ TABLES: dict[str, TableSpec] = {
             sample=pa.string(),
             checked_at=_TS,
         ),
+        _spec(
+            "models",
+            False,
+            "Every model version in the registry, its stage and its metrics (JSON).",
+            model_version=pa.string(),
+            dataset_version=pa.string(),
+            stage=pa.string(),
+            created_at=_TS,
+            metrics=pa.string(),
+        ),
     )
 }
