@@ -2,5 +2,6 @@
 
 from cvops_resources.catalog import CatalogResource
 from cvops_resources.label_store import LabelStoreResource
+from cvops_resources.registry import ModelRegistryResource
 
-__all__ = ["CatalogResource", "LabelStoreResource"]
+__all__ = ["CatalogResource", "LabelStoreResource", "ModelRegistryResource"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cvops.cli import catalog, evaluate, labels, platform, synth
+from cvops.cli import catalog, evaluate, labels, models, platform, synth
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,5 +13,13 @@ def main() -> None:
     """cvops: match annotations in, versioned datasets, models and benchmarks out."""
 
 
-for command in (platform.init, platform.demo, catalog.sql, labels.import_mot, evaluate.evaluate, synth.synth):
+for command in (
+    platform.init,
+    platform.demo,
+    catalog.sql,
+    labels.import_mot,
+    evaluate.evaluate,
+    synth.synth,
+    models.models,
+):
     main.add_command(command)
