@@ -8,11 +8,8 @@ have the catalog open. A file lock serialises the rare rewrites.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -20,6 +17,7 @@ import pandas as pd
 
 from cvops.catalog.manifests import Manifests
 from cvops.catalog.tables import TableSpec
+from cvops.io import file_lock
 
 _VERSION_TABLE = "cvops_catalog_version"
 
@@ -54,7 +52,7 @@ class Catalog:
         if self._current_fingerprint() == fingerprint:
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.path.with_name(self.path.name + ".lock")):
+        with file_lock(self.path.with_name(self.path.name + ".lock")):
             if self._current_fingerprint() == fingerprint:
                 return False
             with duckdb.connect(str(self.path)) as con:
@@ -78,13 +76,3 @@ class Catalog:
         self.refresh()
         with duckdb.connect(str(self.path), read_only=True) as con:
             return con.execute(sql, parameters or []).df()
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

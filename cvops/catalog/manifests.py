@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from cvops.catalog.tables import TABLES, TableSpec
 from cvops.errors import CvopsError
-from cvops.io import write_parquet_atomic
+from cvops.io import file_lock, write_parquet_atomic
 from cvops.labels.store import validate_match_id
 
 SCHEMA_PARTITION = "__schema__"
@@ -91,6 +91,21 @@ class Manifests:
         path = self.file(table, match_id)
         write_parquet_atomic(path, self.to_arrow(table, frame))
         return path
+
+    def upsert(self, table: str, frame: pd.DataFrame, key: list[str], match_id: str | None = None) -> Path:
+        """Replace the rows of ``frame``'s ``key`` values in a partition (or table), keep the others.
+
+        For tables that several runs write at once (benchmark results: one model and one match per run), the
+        read-modify-write happens under a file lock, so no run loses another's rows.
+        """
+        path = self.file(table, match_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(path.with_name(".lock")):
+            if path.exists():
+                current = pq.read_table(path, schema=self.spec(table).schema).to_pandas()
+                replaced = current.set_index(key).index.isin(frame.set_index(key).index)
+                frame = pd.concat([current[~replaced], frame], ignore_index=True) if (~replaced).any() else frame
+            return self.write(table, frame, match_id)
 
     def delete(self, table: str, match_id: str) -> None:
         """Remove one match's partition (used when a match leaves the platform)."""

@@ -90,3 +90,13 @@ def test_sql_command_prints_rows_and_reports_errors(cvops_home: Path) -> None:
     assert result.output == "match_id,n\nm1,2\n"
     bad = runner.invoke(main, ["sql", "SELECT * FROM no_such_table"])
     assert bad.exit_code != 0 and "no_such_table" in bad.output
+
+
+def test_upsert_replaces_rows_by_key_and_keeps_the_rest(tmp_path: Path) -> None:
+    manifests = Manifests(tmp_path / "m")
+    manifests.write("raw_labels", _labels(3), "a")
+    manifests.upsert("raw_labels", _labels(2).assign(x=9.0), key=["frame", "track_id"], match_id="a")
+    rows = manifests.read("raw_labels", "a").sort_values("frame")
+    assert rows["x"].tolist() == [9.0, 9.0, 1.0]
+    manifests.upsert("raw_labels", _labels(1), key=["frame", "track_id"], match_id="new")
+    assert len(manifests.read("raw_labels", "new")) == 1
