@@ -9,10 +9,14 @@ BIN := $(VENV)/bin
 # e.g. `make demo TORCH="torch --index-url https://download.pytorch.org/whl/cu124"`.
 TORCH ?= torch==2.13.0
 
+DVC_VENV ?= .venv-dvc
+
 export CVOPS_HOME ?= $(CURDIR)/.cvops
 export DAGSTER_HOME ?= $(CVOPS_HOME)/dagster
+# DVC runs from its own environment: its dependencies pin an antlr4 that breaks Dagster (cvops/datasets/dvc_tool.py).
+export CVOPS_DVC ?= $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install demo test lint validate dev clean
+.PHONY: install demo test lint validate dev clean distclean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +25,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(BIN)/.installed
+$(DVC_VENV)/.installed: pyproject.toml
+	test -x $(DVC_VENV)/bin/python || $(PYTHON) -m venv $(DVC_VENV)
+	$(DVC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DVC_VENV)/bin/python -m pip install --quiet "dvc>=3.50" "dvc-s3>=3.2"
+	touch $@
+
+install: $(BIN)/.installed $(DVC_VENV)/.installed
 
 ## Set up, then run the main job end to end on synthetic matches.
 demo: install
@@ -45,3 +55,6 @@ dev: install
 
 clean:
 	rm -rf $(CVOPS_HOME)
+
+distclean: clean
+	rm -rf $(VENV) $(DVC_VENV)

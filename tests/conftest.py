@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.factories import match_row, player_keyframes, write_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def dvc_tool() -> None:
+    """Use the repository's DVC tool environment (made by `make install`) when CVOPS_DVC is not set."""
+    tool = REPO / ".venv-dvc" / "bin" / "dvc"
+    if "CVOPS_DVC" not in os.environ and tool.exists():
+        os.environ["CVOPS_DVC"] = str(tool)
 
 
 @pytest.fixture
