@@ -2,9 +2,10 @@
 
 import dagster as dg
 
+from cvops_assets.cleaning import cleaned_tracks, match_predictions
 from cvops_assets.labels import raw_labels
 
-MATCH_ASSETS = [raw_labels]
+MATCH_ASSETS = [raw_labels, match_predictions, cleaned_tracks]
 
 match_pipeline_job = dg.define_asset_job(
     name="match_pipeline",

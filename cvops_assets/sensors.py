@@ -51,3 +51,14 @@ def annotated_matches_sensor(context: dg.SensorEvaluationContext, label_store: L
         dynamic_partitions_requests=[matches_partitions.build_add_request(batch)],
         cursor=next_cursor,
     )
+
+
+# Dagster's automation sensor starts stopped unless told otherwise; the chain after each match's own run
+# (selection, frames, samples) depends on it, so it runs by default.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "cvops_automation_sensor",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Evaluates the assets' automation conditions (cvops_assets/automation.py).",
+)

@@ -8,6 +8,7 @@ import pandas as pd
 from cvops.errors import InputError
 from cvops.labels import LabelStore, MatchRecord, MatchTable
 from cvops.settings import CvopsPaths
+from cvops.tracking.mot import read_mot_detections
 
 
 class LabelStoreResource(dg.ConfigurableResource):
@@ -39,3 +40,8 @@ class LabelStoreResource(dg.ConfigurableResource):
 
     def keyframes(self, match_id: str) -> pd.DataFrame:
         return self.store().read_keyframes(match_id)
+
+    def detections(self, match_id: str) -> pd.DataFrame | None:
+        """The product model's detections (``det.txt``, video frames), or None when the match has none."""
+        path = self.store().detections_file(match_id)
+        return read_mot_detections(path) if path.exists() else None

@@ -96,6 +96,7 @@ TABLES: dict[str, TableSpec] = {
             score_at_zero=pa.float64(),
             applied=pa.bool_(),
             best_offset=pa.int64(),
+            refined_offset=pa.float64(),
         ),
         _spec(
             "label_removals",
@@ -161,3 +162,72 @@ TABLES: dict[str, TableSpec] = {
         ),
     )
 }
+
+# The distributions of cvops.drift.stats.DISTRIBUTIONS (a test keeps the two lists equal; importing them here
+# would make the catalog depend on the drift package).
+_DRIFT_DISTRIBUTIONS = ("players_per_frame", "box_width", "box_height", "box_area", "matched_share", "mean_iou")
+
+
+def _distribution_fields() -> list[tuple[str, pa.DataType]]:
+    fields: list[tuple[str, pa.DataType]] = []
+    for name in _DRIFT_DISTRIBUTIONS:
+        fields += [
+            (f"{name}_n", pa.int64()),
+            (f"{name}_mean", pa.float64()),
+            (f"{name}_median", pa.float64()),
+            (f"{name}_sample", pa.list_(pa.float64())),
+        ]
+    return fields
+
+
+_MATCH_STATISTICS = TableSpec(
+    name="match_statistics",
+    schema=pa.schema(
+        [
+            ("prediction_source", pa.string()),
+            ("annotated_at", _TS),
+            ("freshness_days", pa.float64()),
+            ("n_frames", pa.int64()),
+            ("n_player_boxes", pa.int64()),
+            ("candidate_frames", pa.int64()),
+            ("kept_frames", pa.int64()),
+            ("kept_share", pa.float64()),
+            ("agreement_frames", pa.int64()),
+            *_distribution_fields(),
+        ]
+    ),
+    partitioned_by_match=True,
+    description="Per match: players per frame, player box sizes, share of frames kept, agreement with the "
+    "predictions and label freshness; each distribution with its n, mean, median and a sample of its values.",
+)
+
+_MATCH_DRIFT = TableSpec(
+    name="match_drift",
+    schema=pa.schema(
+        [
+            ("statistic", pa.string()),
+            ("test", pa.string()),
+            ("status", pa.string()),
+            ("drifted", pa.bool_()),
+            ("value", pa.float64()),
+            ("p_value", pa.float64()),
+            ("effect", pa.float64()),
+            ("threshold", pa.float64()),
+            ("match_value", pa.float64()),
+            ("reference_value", pa.float64()),
+            ("n_match", pa.int64()),
+            ("n_reference", pa.int64()),
+            ("reference_matches", pa.int64()),
+            ("nearest_match", pa.string()),
+            ("nearest_effect", pa.float64()),
+            ("message", pa.string()),
+            ("checked_at", _TS),
+        ]
+    ),
+    partitioned_by_match=True,
+    description="One row per statistic of the latest drift check of each match: test, p-value, effect size, "
+    "threshold, verdict and a one-line message.",
+)
+
+TABLES[_MATCH_STATISTICS.name] = _MATCH_STATISTICS
+TABLES[_MATCH_DRIFT.name] = _MATCH_DRIFT

@@ -1,0 +1,118 @@
+"""Cleaning: judge each match's labels against the best available predictions, then fix what can be fixed."""
+
+from fractions import Fraction
+
+import dagster as dg
+import pandas as pd
+
+from cvops.cleaning import CleaningConfig, VideoInfo, clean_match
+from cvops.cleaning.agreement import AgreementConfig
+from cvops.cleaning.ghosts import GhostConfig
+from cvops.cleaning.sync import SyncConfig
+from cvops_assets.labels import raw_labels
+from cvops_assets.partitions import matches_partitions
+from cvops_resources import CatalogResource, LabelStoreResource
+
+_SYNC, _GHOSTS, _AGREEMENT = SyncConfig(), GhostConfig(), AgreementConfig()
+
+
+@dg.asset(
+    partitions_def=matches_partitions,
+    deps=[raw_labels],
+    group_name="cleaning",
+    kinds={"pandas", "parquet"},
+    description="The detections that judge a match's labels, in video frames: the production model's when there is "
+    "one (and the model stage is configured to provide it), else the product's det.txt, else none.",
+)
+def match_predictions(
+    context: dg.AssetExecutionContext, label_store: LabelStoreResource, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    match_id = context.partition_key
+    detections = label_store.detections(match_id)
+    if detections is None:
+        source, reason = "none", "the store has no det.txt for this match; model-based cleaning will be skipped"
+        detections = pd.DataFrame(columns=["frame", "x", "y", "w", "h", "conf"])
+    else:
+        source, reason = "det.txt", "the product model's detections from the label store"
+    catalog.write("match_predictions", detections.assign(source=source), match_id)
+    context.log.info(f"match {match_id}: {len(detections)} predictions from {source}")
+    return dg.MaterializeResult(
+        metadata={
+            "source": source,
+            "reason": reason,
+            "predictions": len(detections),
+            "frames_with_predictions": int(detections["frame"].nunique()),
+            "dagster/row_count": len(detections),
+        }
+    )
+
+
+class CleaningSettings(dg.Config):
+    """The main cleaning parameters (docs/cleaning.md explains each; the rest keep their defaults)."""
+
+    max_offset: int = _SYNC.max_offset
+    min_abs_offset: float = _SYNC.min_abs_offset
+    min_offset_z: float = _SYNC.min_z
+    ghost_min_duration_s: float = _GHOSTS.min_duration_s
+    ghost_support_ratio: float = _GHOSTS.support_ratio
+    ghost_geometry_max_speed: float = _GHOSTS.geometry_max_speed
+    agreement_iou: float = _AGREEMENT.iou_threshold
+
+    def to_domain(self) -> CleaningConfig:
+        return CleaningConfig(
+            sync=SyncConfig(max_offset=self.max_offset, min_abs_offset=self.min_abs_offset, min_z=self.min_offset_z),
+            ghosts=GhostConfig(
+                min_duration_s=self.ghost_min_duration_s,
+                support_ratio=self.ghost_support_ratio,
+                geometry_max_speed=self.ghost_geometry_max_speed,
+            ),
+            agreement=AgreementConfig(iou_threshold=self.agreement_iou),
+        )
+
+
+@dg.asset(
+    partitions_def=matches_partitions,
+    deps=[raw_labels, match_predictions],
+    group_name="cleaning",
+    kinds={"pandas", "parquet"},
+    description="Labels after the sync offset is applied and ghost spans are removed, in video frames. "
+    "Manifests: cleaned_tracks, match_sync, label_removals, frame_agreement.",
+)
+def cleaned_tracks(
+    context: dg.AssetExecutionContext, config: CleaningSettings, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    match_id = context.partition_key
+    match = catalog.read("matches", match_id).iloc[0]
+    video = VideoInfo(
+        n_frames=int(match.n_frames), width=int(match.width), height=int(match.height), fps=float(Fraction(match.fps))
+    )
+    predictions = catalog.read("match_predictions", match_id)
+    result = clean_match(
+        match_id,
+        catalog.read("raw_labels", match_id),
+        predictions if len(predictions) else None,
+        video,
+        config.to_domain(),
+    )
+    for table in ("cleaned_tracks", "match_sync", "label_removals", "frame_agreement"):
+        catalog.write(table, getattr(result, table), match_id)
+
+    summary = result.summary
+    for message in result.messages:
+        context.log.info(f"match {match_id}: {message}")
+    return dg.MaterializeResult(
+        metadata={
+            "offset": summary["offset"],
+            "offset_applied": summary["offset_applied"],
+            "best_offset": summary["best_offset"],
+            "sync_score": summary["sync_score"],
+            "sync_score_at_zero": summary["sync_score_at_zero"],
+            "rows_in": summary["rows_in"],
+            "rows_kept": summary["rows_kept"],
+            "rows_removed": summary["rows_removed"],
+            "ghost_spans": summary["ghost_spans"],
+            "agreement": summary["agreement"],
+            "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in result.messages) or "none"),
+            "dagster/row_count": summary["rows_kept"],
+        }
+    )

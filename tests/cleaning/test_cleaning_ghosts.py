@@ -1,0 +1,141 @@
+"""Ghost spans: found with predictions, with geometry alone, and not confused with occlusion or missed detections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from cleaning_scenes import VIDEO, build_scene, detections
+
+from cvops.cleaning import GhostConfig, find_ghosts, interpolated_spans, prepare_labels
+from cvops.labels import interpolate_keyframes
+
+
+def removed_rows(labels: pd.DataFrame, report) -> set[tuple[int, int]]:
+    rows = labels.iloc[report.removed]
+    return set(zip(rows["frame"], rows["track_id"], strict=True))
+
+
+def keyframes(*rows: tuple[int, int, float, float], role: str = "player") -> pd.DataFrame:
+    """(frame, track, centre x, centre y) keyframes with 80 px tall boxes."""
+    return pd.DataFrame(
+        [(f, t, role, cx - 16, cy - 40, 32.0, 80.0) for f, t, cx, cy in rows],
+        columns=["frame", "track_id", "role", "x", "y", "w", "h"],
+    )
+
+
+def test_spans_are_the_rows_strictly_between_consecutive_keyframes():
+    labels = prepare_labels(
+        interpolate_keyframes(keyframes((1, 7, 100, 100), (5, 7, 200, 100), (6, 7, 210, 100), (3, 8, 50, 50))),
+        "m1",
+    )[0]
+    spans = interpolated_spans(labels)
+    assert spans[["track_id", "start_frame", "end_frame"]].values.tolist() == [[7, 1, 5]]
+    first, last = spans.loc[0, ["first_row", "last_row"]]
+    assert labels.iloc[first : last + 1]["frame"].tolist() == [2, 3, 4]
+    assert interpolated_spans(labels.iloc[:0]).empty
+
+
+def test_a_ghost_is_removed_exactly_with_predictions_and_nothing_else_is():
+    scene = build_scene(seed=11)
+    labels = prepare_labels(scene.labels, "m1")[0]
+    report = find_ghosts(labels, detections(scene), 0, VIDEO)
+    assert removed_rows(labels, report) == scene.ghost_rows
+    assert report.used_predictions and report.baseline > 0.8
+    ghost = report.spans[report.spans["is_ghost"]]
+    assert ghost[["track_id", "start_frame", "end_frame", "rule"]].values.tolist() == [
+        [1, 100, 250, "unconfirmed_by_predictions"]
+    ]
+
+
+def test_predictions_are_compared_at_the_sync_offset():
+    scene = build_scene(seed=12)
+    labels = prepare_labels(scene.labels, "m1")[0]
+    report = find_ghosts(labels, detections(scene, shift=3), 3, VIDEO)
+    assert removed_rows(labels, report) == scene.ghost_rows
+
+
+def test_a_match_without_ghosts_loses_nothing_even_with_a_weak_detector():
+    scene = build_scene(seed=13, ghost=False)
+    labels = prepare_labels(scene.labels, "m1")[0]
+    report = find_ghosts(labels, detections(scene, recall=0.6, noise=4.0), 0, VIDEO)
+    assert len(report.removed) == 0
+    assert not report.spans["is_ghost"].any()
+
+
+def test_an_occluded_player_missed_by_the_detector_is_not_a_ghost():
+    # Track 2 walks exactly behind track 1 for frames 50..250; the detector only sees track 1 there.
+    kf = keyframes(
+        (1, 1, 300, 300), (300, 1, 900, 300),
+        (1, 2, 600, 500), (50, 2, 400, 300), (250, 2, 800, 300), (300, 2, 900, 500),
+    )  # fmt: skip
+    labels = prepare_labels(interpolate_keyframes(kf), "m1")[0]
+    visible = labels[~((labels["track_id"] == 2) & labels["frame"].between(51, 249))]
+    preds = visible[["frame", "x", "y", "w", "h"]].assign(conf=0.9)
+    report = find_ghosts(labels, preds, 0, VIDEO)
+    assert len(report.removed) == 0
+    occluded = report.spans.query("track_id == 2 and start_frame == 50").iloc[0]
+    assert not occluded["is_ghost"]
+
+
+def test_confirmed_frames_next_to_the_keyframes_are_kept():
+    scene = build_scene(seed=14)
+    labels = prepare_labels(scene.labels, "m1")[0]
+    preds = detections(scene, recall=1.0, noise=0.0)
+    # The player is still detected on the 5 frames after the exit keyframe and the 3 before the re-entry one.
+    still_there = labels[(labels["track_id"] == 1) & labels["frame"].isin([*range(101, 106), *range(247, 250)])]
+    preds = pd.concat([preds, still_there[["frame", "x", "y", "w", "h"]].assign(conf=0.9)])
+    report = find_ghosts(labels, preds, 0, VIDEO)
+    assert removed_rows(labels, report) == {(f, 1) for f in range(106, 247)}
+    untrimmed = find_ghosts(labels, preds, 0, VIDEO, GhostConfig(trim_confirmed_ends=False))
+    assert removed_rows(labels, untrimmed) == scene.ghost_rows
+
+
+def test_without_predictions_a_long_border_to_border_span_is_a_ghost():
+    scene = build_scene(seed=15)
+    labels = prepare_labels(scene.labels, "m1")[0]
+    report = find_ghosts(labels, detections(scene).iloc[:0], 0, VIDEO)
+    assert removed_rows(labels, report) == scene.ghost_rows
+    assert not report.used_predictions
+    assert report.spans.loc[report.spans["is_ghost"], "rule"].tolist() == ["slow_border_to_border"]
+
+
+def test_without_predictions_a_long_still_span_inside_the_image_is_kept():
+    kf = keyframes((1, 1, 600, 300), (300, 1, 620, 310), (1, 2, 16, 300), (300, 2, 16, 500))
+    labels = prepare_labels(interpolate_keyframes(kf), "m1")[0]
+    report = find_ghosts(labels, labels.iloc[:0][["frame", "x", "y", "w", "h"]].assign(conf=1.0), 0, VIDEO)
+    verdicts = report.spans.set_index("track_id")["is_ghost"].to_dict()
+    assert verdicts == {1: False, 2: True}
+
+
+def test_predictions_that_confirm_nothing_are_not_trusted():
+    scene = build_scene(seed=16)
+    labels = prepare_labels(scene.labels, "m1")[0]
+    rng = np.random.default_rng(0)
+    junk = pd.DataFrame(
+        {
+            "frame": np.repeat(np.arange(1, VIDEO.n_frames + 1), 3),
+            "x": rng.uniform(0, 1200, 3 * VIDEO.n_frames),
+            "y": rng.uniform(0, 600, 3 * VIDEO.n_frames),
+            "w": 10.0,
+            "h": 10.0,
+            "conf": 0.5,
+        }
+    )
+    report = find_ghosts(labels, junk, 0, VIDEO)
+    assert not report.used_predictions
+    assert "ghosts were judged from the geometry alone" in report.messages[0]
+    assert removed_rows(labels, report) == scene.ghost_rows
+
+
+def test_short_spans_and_other_roles_are_never_ghosts():
+    kf = pd.concat(
+        [
+            keyframes((1, 1, 600, 300), (20, 1, 700, 300)),  # 0.76 s without any prediction
+            keyframes((1, 2, 300, 300), (300, 2, 500, 300), role="ball"),
+        ]
+    )
+    labels = prepare_labels(interpolate_keyframes(kf), "m1")[0]
+    preds = pd.DataFrame({"frame": [150], "x": [0.0], "y": [0.0], "w": [5.0], "h": [5.0], "conf": [1.0]})
+    report = find_ghosts(labels, preds, 0, VIDEO, GhostConfig(min_baseline=0.0))
+    assert report.spans["track_id"].tolist() == [1]
+    assert len(report.removed) == 0
