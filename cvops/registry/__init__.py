@@ -3,7 +3,8 @@
 ``open_registry(CvopsPaths.from_env().models, Manifests(...))`` is all a notebook needs.
 """
 
-from cvops.registry.card import ModelCard, current_git_commit, render_card_markdown
+from cvops.provenance import current_git_commit
+from cvops.registry.card import ModelCard, render_card_markdown
 from cvops.registry.registry import (
     REGISTRY_ENV,
     IncompleteChangeError,
