@@ -3,17 +3,34 @@
 from fractions import Fraction
 
 import dagster as dg
+import numpy as np
 import pandas as pd
+from PIL import Image
 
 from cvops.cleaning import CleaningConfig, VideoInfo, clean_match
 from cvops.cleaning.agreement import AgreementConfig
 from cvops.cleaning.ghosts import GhostConfig
 from cvops.cleaning.sync import SyncConfig
+from cvops.model import detect
+from cvops.model.export import load_torchscript
+from cvops_assets.executor import gpu_op_tags
 from cvops_assets.labels import raw_labels
 from cvops_assets.partitions import matches_partitions
-from cvops_resources import CatalogResource, LabelStoreResource
+from cvops_resources import CatalogResource, LabelStoreResource, ModelRegistryResource, VideoResource
 
 _SYNC, _GHOSTS, _AGREEMENT = SyncConfig(), GhostConfig(), AgreementConfig()
+PREDICTION_BATCH = 32
+
+
+class PredictionsSettings(dg.Config):
+    """Where the predictions that judge the labels come from (see the asset's description)."""
+
+    prefer_production_model: bool = True
+    min_model_player_ap50: float = 0.8
+    """A production model judges labels only if its validation player AP50 (model card) reaches this."""
+    frame_step: int = 1
+    """Run the model on every frame_step-th frame (1: every frame; the ghost rule needs dense predictions)."""
+    conf_threshold: float = 0.3
 
 
 @dg.asset(
@@ -21,19 +38,44 @@ _SYNC, _GHOSTS, _AGREEMENT = SyncConfig(), GhostConfig(), AgreementConfig()
     deps=[raw_labels],
     group_name="cleaning",
     kinds={"pandas", "parquet"},
-    description="The detections that judge a match's labels, in video frames: the production model's when there is "
-    "one (and the model stage is configured to provide it), else the product's det.txt, else none.",
+    op_tags=gpu_op_tags(),
+    description="The detections that judge a match's labels, in video frames: the registry's production model's "
+    "when there is one (and prefer_production_model is on), else the product's det.txt, else none.",
 )
 def match_predictions(
-    context: dg.AssetExecutionContext, label_store: LabelStoreResource, catalog: CatalogResource
+    context: dg.AssetExecutionContext,
+    config: PredictionsSettings,
+    label_store: LabelStoreResource,
+    catalog: CatalogResource,
+    model_registry: ModelRegistryResource,
+    video: VideoResource,
 ) -> dg.MaterializeResult:
     match_id = context.partition_key
-    detections = label_store.detections(match_id)
-    if detections is None:
-        source, reason = "none", "the store has no det.txt for this match; model-based cleaning will be skipped"
-        detections = pd.DataFrame(columns=["frame", "x", "y", "w", "h", "conf"])
+    registry = model_registry.registry()
+    production = registry.production() if config.prefer_production_model else None
+    model_note = ""
+    if production is not None:
+        ap50 = production.card.metrics.get("player_ap50", float("nan"))
+        if not ap50 >= config.min_model_player_ap50:
+            model_note = (
+                f"production model {production.version} not used: its validation player AP50 {ap50:.3f} is below "
+                f"{config.min_model_player_ap50}; "
+            )
+            production = None
+    if production is not None:
+        match = catalog.read("matches", match_id).iloc[0]
+        frames = list(range(1, int(match.n_frames) + 1, config.frame_step))
+        extracted = video.extract(match.video, frames, base_dir=label_store.store().root, log=context.log)
+        model = load_torchscript(registry.torchscript_path(production.version))
+        detections = model_predictions(model, extracted.to_frame(), config.conf_threshold)
+        source, reason = f"model {production.version}", "the registry's production model, run on the match video"
+    elif (product := label_store.detections(match_id)) is not None:
+        detections = product
+        source, reason = "det.txt", model_note + "the product model's detections from the label store"
     else:
-        source, reason = "det.txt", "the product model's detections from the label store"
+        detections = pd.DataFrame(columns=["frame", "x", "y", "w", "h", "conf"])
+        source = "none"
+        reason = model_note + "no usable production model and no det.txt; model-based cleaning is skipped"
     catalog.write("match_predictions", detections.assign(source=source), match_id)
     context.log.info(f"match {match_id}: {len(detections)} predictions from {source}")
     return dg.MaterializeResult(
@@ -45,6 +87,18 @@ def match_predictions(
             "dagster/row_count": len(detections),
         }
     )
+
+
+def model_predictions(model, samples: pd.DataFrame, conf_threshold: float) -> pd.DataFrame:
+    """Detections of ``model`` on the extracted frames (``frame, path``), as ``frame, x, y, w, h, conf``."""
+    rows = []
+    for start in range(0, len(samples), PREDICTION_BATCH):
+        batch = samples.iloc[start : start + PREDICTION_BATCH]
+        images = [np.asarray(Image.open(path).convert("RGB")) for path in batch["path"]]
+        for frame, found in zip(batch["frame"], detect(model, images, conf_threshold=conf_threshold), strict=True):
+            rows.append(found[["x", "y", "w", "h", "conf"]].assign(frame=int(frame)))
+    columns = ["frame", "x", "y", "w", "h", "conf"]
+    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
 
 
 class CleaningSettings(dg.Config):

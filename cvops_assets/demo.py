@@ -1,13 +1,16 @@
 """The end-to-end demo behind ``make demo``: synthetic matches flow through the platform as real ones would.
 
 It runs on the persistent instance in ``DAGSTER_HOME``, so everything it does is visible afterwards in the UI
-(``make dev``). Newly annotated matches are picked up by evaluating ``annotated_matches_sensor`` itself (the same
-code the daemon runs on its schedule), applying its partition requests and executing the runs it asks for.
+(``make dev``). ``DaemonStandIn`` does in-process what the Dagster daemon does on its schedule: it evaluates the
+project's own sensors and automation conditions and executes the runs they ask for. The demo itself only does
+what a person would: annotate matches (here: generate them) and ask for a retrain after each wave.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from collections.abc import Callable
 
 import dagster as dg
@@ -21,30 +24,38 @@ from cvops.synth import SynthConfig, generate_store
 Echo = Callable[[str], None]
 # The demo prints its own summary; each run's full event log stays in the instance for the UI.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dataset versions are made when asked (here: after each wave of matches), never on every match.
+DATASET_KEYS = [dg.AssetKey("dataset_export_preview"), dg.AssetKey("dataset_version")]
+# Sensors whose run requests the stand-in executes (the automation sensor is evaluated separately).
+RUN_SENSORS = ("annotated_matches_sensor", "benchmark_sensor")
 
 
-def run_demo(*, n_matches: int, n_new_matches: int, seconds: float, seed: int, echo: Echo = print) -> None:
+def run_demo(
+    *, n_matches: int, n_new_matches: int, seconds: float, seed: int, train_minutes: float, echo: Echo = print
+) -> None:
+    started = time.monotonic()
     paths = init_home()
     os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
     from cvops_assets.definitions import defs  # after DAGSTER_HOME and CVOPS_HOME are settled
 
     instance = dg.DagsterInstance.get()
     echo(f"cvops demo: state in {paths.home}")
-
     daemon = DaemonStandIn(defs, instance, echo)
-    echo(f"\n== 1. {n_matches} annotated matches arrive")
-    _ensure_synthetic_matches(paths, SynthConfig(n_matches=n_matches, seconds=seconds, seed=seed), echo)
-    daemon.run_until_idle()
 
-    if n_new_matches:
-        echo(f"\n== 2. {n_new_matches} more matches are annotated")
-        config = SynthConfig(n_matches=n_new_matches, seconds=seconds, seed=seed + 1, first_match_index=n_matches)
+    waves = [(n_matches, 0, seed)] + ([(n_new_matches, n_matches, seed + 1)] if n_new_matches else [])
+    for number, (count, first, wave_seed) in enumerate(waves, start=1):
+        echo(f"\n== {number}. {count} {'more ' if first else ''}annotated matches arrive")
+        config = SynthConfig(n_matches=count, seconds=seconds, seed=wave_seed, first_match_index=first)
         _ensure_synthetic_matches(paths, config, echo)
+        daemon.run_until_idle()
+        echo(f"== {number}. retrain: a new dataset version, a model trained for at most {train_minutes:g} min")
+        daemon.retrain(train_minutes)
         daemon.run_until_idle()
 
     _print_summary(defs, paths, echo)
+    echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} min")
     echo(
-        "\nSee it in the UI: `make dev`, then open http://127.0.0.1:3000 "
+        "See it in the UI: `make dev`, then open http://127.0.0.1:3000 "
         "(Assets: lineage and metadata per match; Runs; Automation: the sensors)."
     )
 
@@ -61,29 +72,46 @@ def _ensure_synthetic_matches(paths: CvopsPaths, config: SynthConfig, echo: Echo
 
 
 class DaemonStandIn:
-    """Does in-process what the Dagster daemon does on its schedule: tick the match sensor and the automation
-    sensor, and execute what they request, until neither asks for more.
+    """Does in-process what the Dagster daemon does on its schedule: tick the sensors that request runs and the
+    automation sensor, and execute what they request, until none asks for more.
 
-    Like the automation sensor, it evaluates the conditions once before any work, so that later updates are seen
-    as updates (Dagster's first evaluation only establishes a baseline).
+    Like the daemon it never launches a run key twice, and like the automation sensor it evaluates the
+    conditions once before any work, so that later updates are seen as updates (Dagster's first evaluation only
+    establishes a baseline).
     """
 
     def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, echo: Echo) -> None:
+        # Dagster's condition tester selects assets with a "beta" argument; the warning says nothing to a user.
+        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*include_sources.*")
         self.defs, self.instance, self.echo = defs, instance, echo
         self.cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+        self.sensor_cursors: dict[str, str | None] = {}
+        self.run_keys: set[str] = set()
 
     def run_until_idle(self) -> None:
         while True:
-            picked = pick_up_new_matches(self.defs, self.instance, self.echo)
+            launched = sum(self._tick(name) for name in RUN_SENSORS)
             evaluation = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.cursor)
             self.cursor = evaluation.cursor
             requested = _requested_by_partition(self.defs, evaluation)
             for partition_key, keys in requested.items():
-                self._execute(keys, partition_key)
-            if not picked and not requested:
+                self.materialize(keys, partition_key)
+            if not launched and not requested:
                 return
 
-    def _execute(self, keys: list[dg.AssetKey], partition_key: str | None) -> None:
+    def retrain(self, train_minutes: float) -> dg.ExecuteInProcessResult:
+        """What a person (or retrain_sensor) asks for: the retrain job, with the demo's training budget."""
+        config = {**QUIET_RUN_CONFIG, "ops": {"trained_model": {"config": {"max_minutes": train_minutes}}}}
+        return self._report(
+            "retrain",
+            None,
+            self.defs.resolve_job_def("retrain").execute_in_process(
+                instance=self.instance, run_config=config, raise_on_error=False
+            ),
+        )
+
+    def materialize(self, keys: list[dg.AssetKey], partition_key: str | None = None) -> dg.ExecuteInProcessResult:
+        """Run ``keys`` (of one partition) as a person would from the UI; returns the run's result."""
         job = self.defs.resolve_implicit_job_def_def_for_assets(keys)
         outcome = job.execute_in_process(
             instance=self.instance,
@@ -92,9 +120,47 @@ class DaemonStandIn:
             run_config=QUIET_RUN_CONFIG,
             raise_on_error=False,
         )
-        names = ", ".join(k.to_user_string() for k in keys)
-        where = f"match {partition_key}" if partition_key else "all matches"
-        self.echo(f"  {names} ({where}): run {outcome.run_id[:8]} {'ok' if outcome.success else 'FAILED'}")
+        return self._report(", ".join(k.to_user_string() for k in keys), partition_key, outcome)
+
+    def _tick(self, sensor_name: str) -> int:
+        sensor = self.defs.resolve_sensor_def(sensor_name)
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=self.sensor_cursors.get(sensor_name), resources=self.defs.resources
+        )
+        result = sensor(context)
+        if not isinstance(result, dg.SensorResult):
+            result = dg.SensorResult(run_requests=[result]) if isinstance(result, dg.RunRequest) else None
+        if result is None:
+            return 0
+        self.sensor_cursors[sensor_name] = result.cursor or self.sensor_cursors.get(sensor_name)
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        launched = 0
+        for request in result.run_requests or []:
+            if request.run_key in self.run_keys:
+                continue
+            self.run_keys.add(request.run_key)
+            job = self.defs.resolve_job_def(request.job_name or sensor.job_name)
+            outcome = job.execute_in_process(
+                instance=self.instance,
+                partition_key=request.partition_key,
+                tags=request.tags,
+                run_config=QUIET_RUN_CONFIG,
+                raise_on_error=False,
+            )
+            self._report(job.name, request.partition_key, outcome)
+            launched += 1
+        return launched
+
+    def _report(
+        self, what: str, partition_key: str | None, outcome: dg.ExecuteInProcessResult
+    ) -> dg.ExecuteInProcessResult:
+        where = f" [{partition_key}]" if partition_key else ""
+        failed = [e.check_name for e in outcome.get_asset_check_evaluations() if not e.passed]
+        notes = f" (checks not passed: {', '.join(failed)})" if failed else ""
+        status = "ok" if outcome.success else "FAILED"
+        self.echo(f"  {what}{where}: run {outcome.run_id[:8]} {status}{notes}")
+        return outcome
 
 
 def _requested_by_partition(defs: dg.Definitions, evaluation) -> dict[str | None, list[dg.AssetKey]]:
@@ -106,47 +172,18 @@ def _requested_by_partition(defs: dg.Definitions, evaluation) -> dict[str | None
     return dict(sorted(grouped.items(), key=lambda item: (item[0] is not None, item[0] or "")))
 
 
-def pick_up_new_matches(defs: dg.Definitions, instance: dg.DagsterInstance, echo: Echo) -> list[str]:
-    """Tick the sensor until it finds nothing new; run every match it asks for. Returns the matches run."""
-    sensor = defs.resolve_sensor_def("annotated_matches_sensor")
-    job = defs.resolve_job_def("match_pipeline")
-    cursor = None
-    done: list[str] = []
-    while True:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources)
-        result = sensor(context)
-        if not isinstance(result, dg.SensorResult) or not result.run_requests:
-            break
-        cursor = result.cursor
-        for request in result.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        for request in result.run_requests:
-            outcome = job.execute_in_process(
-                instance=instance,
-                partition_key=request.partition_key,
-                tags=request.tags,
-                run_config=QUIET_RUN_CONFIG,
-                raise_on_error=False,
-            )
-            failed_checks = [e.check_name for e in outcome.get_asset_check_evaluations() if not e.passed]
-            status = "ok" if outcome.success else "FAILED"
-            notes = f" (checks failed: {', '.join(failed_checks)})" if failed_checks else ""
-            echo(f"  match {request.partition_key}: run {outcome.run_id[:8]} {status}{notes}")
-            done.append(request.partition_key)
-    return done
-
-
 SUMMARY_SQL = """
 SELECT m.match_id, m.pitch, m.home_team, m.away_team,
        s."offset" AS sync_offset, s.applied AS offset_applied,
        coalesce(g.ghost_rows, 0) AS ghost_rows_removed,
-       sel.split, coalesce(f.frames, 0) AS selected_frames
+       sel.split, coalesce(f.frames, 0) AS selected_frames, p.source AS predictions
 FROM matches m
 LEFT JOIN match_sync s USING (match_id)
 LEFT JOIN (SELECT match_id, count(*) AS ghost_rows FROM label_removals WHERE reason = 'ghost' GROUP BY 1) g
     USING (match_id)
 LEFT JOIN match_selection sel USING (match_id)
 LEFT JOIN (SELECT match_id, count(*) AS frames FROM selected_frames GROUP BY 1) f USING (match_id)
+LEFT JOIN (SELECT DISTINCT match_id, source FROM match_predictions) p USING (match_id)
 ORDER BY m.match_id
 """
 
@@ -158,13 +195,28 @@ def _print_summary(defs: dg.Definitions, paths: CvopsPaths, echo: Echo) -> None:
     if truth_file.exists():  # synthetic stores know the true offsets: show them beside the recovered ones
         truth = pd.read_csv(truth_file, dtype={"match_id": str})[["match_id", "sync_offset"]]
         summary = summary.merge(truth.rename(columns={"sync_offset": "true_offset"}), on="match_id", how="left")
-    checks = catalog.query(
-        'SELECT match_id, "check", bool_and(passed) AS passed FROM label_check_results GROUP BY ALL ORDER BY ALL'
-    )
     echo('\n== Summary (from the catalog; try `cvops sql "SELECT * FROM match_sync"`)')
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
+    with pd.option_context("display.width", 220, "display.max_columns", 20):
         echo(summary.to_string(index=False))
-    failing = checks[~checks["passed"]]
-    echo(f"label checks: {len(checks)} results, {len(failing)} failing")
-    if len(failing):
-        echo(failing.to_string(index=False))
+        versions = catalog.query(
+            "SELECT tag, n_samples, n_train, n_val, bytes_new, pushed, git_commit[:10] AS git_commit "
+            "FROM dataset_versions ORDER BY version"
+        )
+        echo('\ndataset versions (`cvops sql "SELECT * FROM dataset_versions"`):')
+        echo(versions.to_string(index=False) if len(versions) else "  none")
+        pairs = catalog.query(
+            "SELECT model_version, count(*) AS samples, round(avg(hota), 3) AS mean_hota, "
+            "round(avg(idf1), 3) AS mean_idf1 FROM benchmark_results GROUP BY 1 ORDER BY 1"
+        )
+        echo('\nbenchmark results per model (`cvops sql "SELECT * FROM benchmark_results"`):')
+        echo(pairs.to_string(index=False) if len(pairs) else "  none")
+        models = catalog.query("SELECT model_version, dataset_version, stage FROM models ORDER BY model_version")
+        echo("\nmodels (`cvops models list`):")
+        echo(models.to_string(index=False) if len(models) else "  none")
+    registry = defs.resources["model_registry"].registry()
+    decisions = [e for e in registry.audit_log() if e.get("action") in ("promote", "reject", "rollback")]
+    echo("\npromotion decisions (`cvops models audit`):")
+    for entry in decisions or [{"version": "-", "action": "none", "reason": ""}]:
+        echo(f"  {entry['version']}: {entry['action']}: {entry['reason']}")
+    checks = catalog.query('SELECT "check", bool_and(passed) AS passed FROM label_check_results GROUP BY ALL')
+    echo(f"label checks: {len(checks)} kinds, {int((~checks['passed']).sum())} with failures")

@@ -12,3 +12,15 @@ match_pipeline_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*MATCH_ASSETS),
     description="Everything that is computed per match (labels and their checks, cleaning, selected frames).",
 )
+
+retrain_job = dg.define_asset_job(
+    name="retrain",
+    selection=dg.AssetSelection.assets("dataset_export_preview", "dataset_version", "trained_model"),
+    description="A new dataset version, then a model trained on it (the benchmark and promotion follow).",
+)
+
+benchmark_job = dg.define_asset_job(
+    name="benchmark",
+    selection=dg.AssetSelection.assets("benchmark_results"),
+    description="One (model, benchmark sample) pair; requested by benchmark_sensor for pairs not computed yet.",
+)

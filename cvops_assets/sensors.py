@@ -5,9 +5,11 @@ import json
 
 import dagster as dg
 
-from cvops_assets.jobs import match_pipeline_job
-from cvops_assets.partitions import matches_partitions
-from cvops_resources import LabelStoreResource
+from cvops.benchmark.membership import current_generation, current_samples
+from cvops.datasets.candidates import dataset_candidates
+from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job
+from cvops_assets.partitions import matches_partitions, models_partitions
+from cvops_resources import CatalogResource, LabelStoreResource, ModelRegistryResource, RetrainPolicyResource
 
 MAX_NEW_MATCHES_PER_TICK = 50
 
@@ -61,4 +63,85 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Evaluates the assets' automation conditions (cvops_assets/automation.py).",
+)
+
+
+@dg.sensor(
+    job=benchmark_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a benchmark run for every (model version, benchmark sample) pair of the current "
+    "generation that has no result yet: a new model runs on every sample, a new sample with every model, and "
+    "nothing computed is computed again.",
+)
+def benchmark_sensor(
+    context: dg.SensorEvaluationContext, catalog: CatalogResource, model_registry: ModelRegistryResource
+):
+    membership = catalog.read("benchmark_samples")
+    samples = current_samples(membership)
+    models = [version.version for version in model_registry.registry().list()]
+    if not samples or not models:
+        return dg.SkipReason(f"{len(models)} models and {len(samples)} benchmark samples: nothing to evaluate")
+    generation = current_generation(membership)
+    results = catalog.read("benchmark_results")
+    done = set(
+        zip(
+            results.loc[results["generation"] == generation, "model_version"],
+            results.loc[results["generation"] == generation, "match_id"],
+            strict=True,
+        )
+    )
+    missing = [(m, s) for m in models for s in samples if (m, s) not in done]
+    if not missing:
+        return dg.SkipReason(f"every pair of {len(models)} models x {len(samples)} samples is evaluated")
+    known_models = set(context.instance.get_dynamic_partitions(models_partitions.name))
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                # Dagster never launches a run key twice for a sensor: a pair that failed is left for a person.
+                run_key=f"benchmark:g{generation}:{model}:{match}",
+                partition_key=dg.MultiPartitionKey({"model": model, "match": match}),
+            )
+            for model, match in missing
+        ],
+        dynamic_partitions_requests=[models_partitions.build_add_request(sorted(set(models) - known_models))]
+        if set(models) - known_models
+        else [],
+    )
+
+
+@dg.sensor(
+    job=retrain_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a new dataset version and a retrained model when enough ready samples are not in the "
+    "latest dataset version yet (RetrainPolicyResource.min_new_samples).",
+)
+def retrain_sensor(
+    context: dg.SensorEvaluationContext, catalog: CatalogResource, retrain_policy: RetrainPolicyResource
+):
+    candidates = dataset_candidates(
+        catalog.read("match_selection"),
+        catalog.read("selected_frames"),
+        catalog.read("frame_samples"),
+        catalog.read("cleaned_tracks"),
+    ).samples
+    versions = catalog.read("dataset_samples")
+    latest = versions[versions["version"] == versions["version"].max()] if len(versions) else versions
+    in_latest = set(zip(latest["match_id"], latest["frame"], strict=True))
+    new = [key for key in zip(candidates["match_id"], candidates["frame"], strict=True) if key not in in_latest]
+    threshold = retrain_policy.min_new_samples
+    if len(new) < threshold:
+        return dg.SkipReason(f"{len(new)} new samples since the latest dataset version; retraining needs {threshold}")
+    fingerprint = hashlib.sha256(repr(sorted(new)).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=f"retrain:{fingerprint}", tags={"cvops/new_samples": str(len(new))})
+
+
+monthly_retrain_schedule = dg.ScheduleDefinition(
+    name="monthly_retrain",
+    job=retrain_job,
+    cron_schedule="0 3 1 * *",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="A new dataset version and model on the first of each month at 03:00 (off by default: the "
+    "retrain_sensor retrains when enough new samples exist).",
 )

@@ -35,6 +35,12 @@ class CatalogResource(dg.ConfigurableResource):
         self.catalog.refresh()
         return path
 
+    def upsert(self, table: str, frame: pd.DataFrame, key: list[str], match_id: str | None = None) -> Path:
+        """Replace the rows of ``frame``'s ``key`` values, keep the others (see ``Manifests.upsert``)."""
+        path = self.manifests.upsert(table, frame, key, match_id)
+        self.catalog.refresh()
+        return path
+
     def read(self, table: str, match_id: str | None = None) -> pd.DataFrame:
         return self.manifests.read(table, match_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cvops.cli import catalog, evaluate, labels, models, platform, synth
+from cvops.cli import benchmark, catalog, evaluate, frames, labels, models, platform, synth
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,5 +21,7 @@ for command in (
     evaluate.evaluate,
     synth.synth,
     models.models,
+    benchmark.benchmark,
+    frames.frames,
 ):
     main.add_command(command)

@@ -19,9 +19,17 @@ def init() -> None:
 @click.option("--new-matches", "n_new", default=3, show_default=True, help="Matches annotated later.")
 @click.option("--seconds", default=20.0, show_default=True, help="Length of each synthetic match.")
 @click.option("--seed", default=0, show_default=True)
-def demo(n_matches: int, n_new: int, seconds: float, seed: int) -> None:
+@click.option("--train-minutes", default=2.5, show_default=True, help="Training budget of each retrain.")
+def demo(n_matches: int, n_new: int, seconds: float, seed: int, train_minutes: float) -> None:
     """Generate matches, let the sensor pick them up and materialise the chain; then add more matches."""
     # The demo drives Dagster, so its code lives with the assets; import it only when asked.
     from cvops_assets.demo import run_demo
 
-    run_demo(n_matches=n_matches, n_new_matches=n_new, seconds=seconds, seed=seed, echo=click.echo)
+    run_demo(
+        n_matches=n_matches,
+        n_new_matches=n_new,
+        seconds=seconds,
+        seed=seed,
+        train_minutes=train_minutes,
+        echo=click.echo,
+    )

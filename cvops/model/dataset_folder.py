@@ -19,34 +19,12 @@ import pandas as pd
 import pyarrow as pa
 from PIL import Image
 
+from cvops.datasets.layout import LABEL_SCHEMA, MANIFEST_SCHEMA
 from cvops.errors import InputError
 from cvops.io import write_bytes_atomic, write_parquet_atomic
 from cvops.model.schema import LABEL_COLUMNS, SPLITS, labels_path, manifest_path
 
 BOX_FIELDS = ("track_id", "role", "x", "y", "w", "h")
-MANIFEST_SCHEMA = pa.schema(
-    [
-        ("match_id", pa.string()),
-        ("frame", pa.int64()),
-        ("split", pa.string()),
-        ("group_key", pa.string()),
-        ("md5", pa.string()),
-        ("path", pa.string()),
-        ("n_boxes", pa.int64()),
-    ]
-)
-LABEL_SCHEMA = pa.schema(
-    [
-        ("match_id", pa.string()),
-        ("frame", pa.int64()),
-        ("track_id", pa.int64()),
-        ("role", pa.string()),
-        ("x", pa.float64()),
-        ("y", pa.float64()),
-        ("w", pa.float64()),
-        ("h", pa.float64()),
-    ]
-)
 
 
 @dataclass(frozen=True)

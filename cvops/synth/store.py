@@ -33,6 +33,7 @@ import pandas as pd
 
 from cvops.errors import InputError
 from cvops.io import write_text_atomic
+from cvops.labels.store import MATCH_COLUMNS
 from cvops.synth.camera import Camera
 from cvops.synth.config import SynthConfig, format_fps, match_id, match_rng
 from cvops.synth.encode import HLS_PLAYLIST, encode_mp4, make_hls
@@ -41,21 +42,7 @@ from cvops.synth.league import fixture_row, make_fixture
 from cvops.synth.render import MatchRenderer
 from cvops.synth.scene import build_scene, image_boxes
 
-MATCHES_COLUMNS = [
-    "match_id",
-    "video",
-    "fps",
-    "width",
-    "height",
-    "n_frames",
-    "pitch",
-    "home_team",
-    "away_team",
-    "weather",
-    "kickoff",
-    "annotated_at",
-    "status",
-]
+MATCHES_COLUMNS = list(MATCH_COLUMNS)
 TRUTH_MATCHES_COLUMNS = [
     "match_id",
     "sync_offset",

@@ -1,0 +1,37 @@
+"""Exact frame extraction from local, HTTP(S) and S3 videos (mp4 and HLS) into a content-addressed sample store.
+
+See ``docs/video.md`` for how frames are addressed, read, planned and cached. The entry points:
+
+* :func:`extract_frames` / :func:`extract_videos`: frames of videos into the :class:`SampleCache`.
+* :func:`render_preview`: a few samples with boxes and track ids drawn, as PNG bytes.
+"""
+
+from cvops.video.cache import SampleCache, SampleEncoding
+from cvops.video.errors import FrameExtractionError, SourceReadError
+from cvops.video.extract import (
+    ExtractedSample,
+    ExtractionResult,
+    ExtractionStats,
+    Method,
+    VideoRequest,
+    extract_frames,
+    extract_videos,
+)
+from cvops.video.options import ReaderSettings
+from cvops.video.preview import render_preview
+
+__all__ = [
+    "ExtractedSample",
+    "ExtractionResult",
+    "ExtractionStats",
+    "FrameExtractionError",
+    "Method",
+    "ReaderSettings",
+    "SampleCache",
+    "SampleEncoding",
+    "SourceReadError",
+    "VideoRequest",
+    "extract_frames",
+    "extract_videos",
+    "render_preview",
+]

@@ -1,0 +1,92 @@
+"""The seed's time-based ffmpeg strategies, kept selectable so the benchmark can compare them with exact reading.
+
+* ``ffmpeg-seek``: input seek, ``ffmpeg -ss T -i URL -frames:v 1`` (seek to the keyframe before ``T``, decode
+  and drop frames until ``T``).
+* ``ffmpeg-coarse``: the seed's fix for HLS, a coarse input seek to a few seconds before ``T`` and then an
+  accurate output seek for the rest (``-ss T-m -i URL -ss m``).
+
+``T`` is ``(n - 1) / fps`` in seconds: ffmpeg's ``-ss`` is relative to the stream's start time. Both are only as
+exact as ``index / fps`` and the demuxer's seeking: fine for a constant-rate mp4, wrong for variable frame rate and
+(per our measurements) near HLS segment boundaries. ffmpeg-python builds the argument list; ffmpeg runs without a
+shell, with the input format named (never probed) and a protocol whitelist that admits only the video's own
+scheme, so an HLS playlist cannot make it open local files or other protocols.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from enum import StrEnum
+from fractions import Fraction
+
+import ffmpeg
+from PIL import Image
+
+from cvops.ffmpeg import ffmpeg_binary
+from cvops.video.errors import FrameExtractionError
+from cvops.video.uri import ContainerKind, SourceKind
+
+COARSE_MARGIN_S = Fraction(3)
+_WHITELISTS = {SourceKind.LOCAL: "file", SourceKind.HTTP: "http,https,tcp,tls"}
+
+
+class FfmpegSeek(StrEnum):
+    INPUT = "input"
+    COARSE_THEN_ACCURATE = "coarse-then-accurate"
+
+
+def frame_seconds(frame: int, frame_duration_s: Fraction) -> Fraction:
+    """The seed's timestamp for a 1-based frame number, relative to the start time."""
+    return (frame - 1) * frame_duration_s
+
+
+def ffmpeg_command(
+    url: str,
+    seconds: Fraction,
+    *,
+    kind: SourceKind,
+    container: ContainerKind,
+    seek: FfmpegSeek,
+    timeout_s: float,
+) -> list[str]:
+    """The ffmpeg argument list that writes frame ``seconds`` as one PNG to stdout."""
+    if kind not in _WHITELISTS:
+        raise FrameExtractionError(f"ffmpeg cannot read {kind} sources directly (presign the URL first)")
+    input_args: dict[str, object] = {
+        "f": "hls" if container is ContainerKind.HLS else "mp4",
+        "protocol_whitelist": _WHITELISTS[kind],
+        "noautorotate": None,  # PyAV does not rotate either; labels refer to the stored picture
+    }
+    if kind is SourceKind.HTTP:
+        input_args["rw_timeout"] = int(timeout_s * 1_000_000)
+        input_args["reconnect"] = 1
+        input_args["reconnect_on_network_error"] = 1
+    output_args: dict[str, object] = {"vframes": 1, "format": "image2pipe", "vcodec": "png"}
+    if seek is FfmpegSeek.INPUT:
+        input_args["ss"] = _timestamp(seconds)
+    else:
+        coarse = max(Fraction(0), seconds - COARSE_MARGIN_S)
+        input_args["ss"] = _timestamp(coarse)
+        output_args["ss"] = _timestamp(seconds - coarse)
+    stream = ffmpeg.input(url, **input_args).output("pipe:", **output_args)
+    return stream.compile(cmd=[ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error"])
+
+
+def ffmpeg_frame(command: list[str], *, timeout_s: float, name: str, frame: int) -> Image.Image:
+    """Run one ffmpeg command from :func:`ffmpeg_command` and decode its PNG."""
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise FrameExtractionError(f"{name}, frame {frame}: ffmpeg timed out after {timeout_s:.0f} s") from exc
+    if result.returncode != 0 or not result.stdout:
+        message = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no frame written"]
+        raise FrameExtractionError(f"{name}, frame {frame}: ffmpeg failed: {message[0]}")
+    image = Image.open(io.BytesIO(result.stdout))
+    image.load()
+    return image.convert("RGB")
+
+
+def _timestamp(seconds: Fraction) -> str:
+    # Floor to the microsecond (ffmpeg's AV_TIME_BASE): rounding up could skip past the frame's timestamp.
+    micros = seconds.numerator * 1_000_000 // seconds.denominator
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"

@@ -1,0 +1,59 @@
+"""Training, the benchmark and promotion end to end: each (model, sample) pair is evaluated exactly once."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cvops.catalog import Catalog, Manifests
+from cvops.synth import SynthConfig, generate_store
+from cvops_assets.definitions import defs
+from cvops_assets.demo import DaemonStandIn
+
+pytestmark = pytest.mark.slow
+
+SMALL = {"seconds": 6.0, "width": 320, "height": 180, "seed": 5}
+
+
+def _pairs(instance: dg.DagsterInstance) -> list[str]:
+    records = instance.fetch_materializations(dg.AssetKey("benchmark_results"), limit=1000).records
+    return sorted(r.asset_materialization.partition for r in records)
+
+
+def test_models_are_benchmarked_once_per_sample_and_promoted(cvops_home: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    generate_store(store, SynthConfig(n_matches=4, **SMALL))
+    catalog = Catalog(cvops_home / "catalog.duckdb", Manifests(cvops_home / "manifests"))
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        daemon = DaemonStandIn(defs, instance, print)
+        daemon.run_until_idle()
+        first = daemon.retrain(0.05)
+        assert first.success
+        (trained,) = first.asset_materializations_for_node("trained_model")
+        assert trained.metadata["model_version"].value == "m0001"
+        assert trained.metadata["torchscript_max_abs_diff"].value < 1e-4
+        assert trained.metadata["dataset_version"].value == "dataset/v1"
+        daemon.run_until_idle()
+
+        samples = catalog.query("SELECT match_id FROM benchmark_samples WHERE match_id IS NOT NULL")["match_id"]
+        assert len(samples) >= 1
+        assert _pairs(instance) == sorted(f"{s}|m0001" for s in samples)
+        models = catalog.query("SELECT model_version, stage FROM models")
+        assert models.to_dict("records") == [{"model_version": "m0001", "stage": "production"}]
+
+        assert daemon.retrain(0.05).success
+        daemon.run_until_idle()
+        # The new model ran on every sample; the old model's pairs were not run again.
+        assert _pairs(instance) == sorted([f"{s}|m0001" for s in samples] + [f"{s}|m0002" for s in samples])
+        stages = dict(catalog.query("SELECT model_version, stage FROM models").to_numpy())
+        assert stages["m0002"] in ("production", "candidate")
+        registry = defs.resources["model_registry"].registry()
+        decisions = [e for e in registry.audit_log() if e["version"] == "m0002" and e["action"] != "register"]
+        assert decisions and decisions[-1]["action"] in ("promote", "reject") and decisions[-1]["reason"]
+
+        daemon.run_until_idle()  # nothing is evaluated again
+        assert len(_pairs(instance)) == 2 * len(samples)
+
+    results = catalog.query("SELECT model_version, match_id, hota, idf1, num_gt_dets FROM benchmark_results")
+    assert len(results) == 2 * len(samples) and (results["num_gt_dets"] > 0).all()
