@@ -1,7 +1,7 @@
 """Scoring a cleaning result against known truth (synthetic matches, or a hand-checked real one).
 
 The benchmark (``benchmarks/cleaning_quality.py``) and the quality test share these definitions, so the figures
-in ``docs/benchmarks/cleaning.md`` and the bar the test asserts mean the same thing:
+in ``docs/benchmarks.md`` and the bar the test asserts mean the same thing:
 
 * sync: a shifted match counts as exact when the applied offset equals the true one; an unshifted match fails
   when any offset is applied;

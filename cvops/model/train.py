@@ -35,7 +35,7 @@ from cvops.model.targets import BatchTargets
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on (stored in the checkpoint). The defaults are the configuration
-    measured in docs/benchmarks/train.md; ``max_minutes`` and ``num_threads`` are the knobs for a CPU budget."""
+    measured in docs/benchmarks.md; ``max_minutes`` and ``num_threads`` are the knobs for a CPU budget."""
 
     epochs: int = 30
     batch_size: int = 16
@@ -46,7 +46,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     """DataLoader worker processes; 0 loads in the training process (on 2 shared cores, one worker was slower:
-    docs/benchmarks/train.md); on a GPU machine with spare cores, use several."""
+    docs/benchmarks.md); on a GPU machine with spare cores, use several."""
     max_minutes: float | None = None
     """Wall-clock budget for the training loop (evaluation excluded); ``None``: epochs only."""
     device: str = "auto"

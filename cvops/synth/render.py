@@ -5,7 +5,7 @@ goals with nets) depends only on the stadium, the camera and the weather, so it 
 is then a copy of it with shadows and figures pasted in depth order (far first, so near figures cover far ones),
 plus rain streaks when it rains. Figures are boolean-masked sprites (head, hair, shirt with sleeves, shorts,
 legs with socks, boots; four running poses) cached by size, kit and lighting, so drawing a frame is a few dozen
-small array copies: under a millisecond for a 640 x 360 frame (see ``docs/benchmarks/synth.md``).
+small array copies: under a millisecond for a 640 x 360 frame (see ``docs/benchmarks.md``).
 
 Weather is a colour transform shared by background and figures: overcast and rain are darker and less
 saturated, fog and rain blend towards a haze colour that thickens with distance (image rows further up), a clear
