@@ -13,13 +13,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CVOPS_HOME=/data \
-    DAGSTER_HOME=/data/dagster
+    DAGSTER_HOME=/data/dagster \
+    CVOPS_DVC=/opt/dvc/bin/dvc
 
 # git is needed by the dataset repository (DVC versions are git commits); no system ffmpeg is needed.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 cvops
+
+# DVC is a tool cvops runs; it gets its own environment because its dependencies pin an antlr4 that breaks
+# Dagster's asset-selection parser (cvops/datasets/dvc_tool.py).
+RUN python -m venv /opt/dvc && /opt/dvc/bin/pip install "dvc>=3.50" "dvc-s3>=3.2"
 
 WORKDIR /app
 RUN pip install ${TORCH}

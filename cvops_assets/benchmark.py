@@ -4,12 +4,10 @@ import json
 import warnings
 
 import dagster as dg
-import numpy as np
 import pandas as pd
-from PIL import Image
 
 from cvops.benchmark import decide_promotion, leaderboard, update_membership, verify_append_only
-from cvops.benchmark.evaluate import ClipConfig, evaluate_clip, result_row
+from cvops.benchmark.evaluate import ClipConfig, result_row
 from cvops.benchmark.membership import current_generation, current_samples, empty_membership
 from cvops.metrics import ErrorWeights
 from cvops.model.export import load_torchscript
@@ -17,6 +15,7 @@ from cvops.registry import Stage
 from cvops.selection import SPLIT_VAL, export_split
 from cvops_assets.automation import on_any_match_update
 from cvops_assets.cleaning import cleaned_tracks
+from cvops_assets.evaluation import score_match
 from cvops_assets.executor import gpu_op_tags
 from cvops_assets.models import trained_model
 from cvops_assets.partitions import model_match_partitions
@@ -92,20 +91,23 @@ def benchmark_results(
     membership = catalog.read("benchmark_samples")
     if match_id not in current_samples(membership):
         raise dg.Failure(f"match {match_id} is not a sample of the current benchmark generation")
-    clip = config.to_domain()
-    match = catalog.read("matches", match_id).iloc[0]
-    frames = clip.frames(int(match.n_frames))
-    extracted = video.extract(match.video, frames, base_dir=label_store.store().root, log=context.log)
-    images = [np.asarray(Image.open(path).convert("RGB")) for path in extracted.to_frame()["path"]]
     model = load_torchscript(model_registry.registry().torchscript_path(model_version))
-    metrics = evaluate_clip(model, frames, images, catalog.read("cleaned_tracks", match_id), clip)
-    row = result_row(model_version, current_generation(membership), metrics, len(frames))
+    metrics, n_frames = score_match(
+        model,
+        match_id,
+        config.to_domain(),
+        catalog=catalog,
+        label_store=label_store,
+        video=video,
+        log=context.log,
+    )
+    row = result_row(model_version, current_generation(membership), metrics, n_frames)
     catalog.upsert("benchmark_results", pd.DataFrame([row]), key=["model_version"], match_id=match_id)
     return dg.MaterializeResult(
         metadata={
             "model_version": model_version,
             "match_id": match_id,
-            "frames": len(frames),
+            "frames": n_frames,
             **{name: float(row[name]) for name in ("hota", "deta", "assa", "mota", "idf1")},
             **{name: int(row[name]) for name in ("id_switches", "fp", "fn")},
         }

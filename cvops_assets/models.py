@@ -4,15 +4,25 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import torch
 
+from cvops.benchmark.evaluate import ClipConfig
 from cvops.datasets import checkout_version, latest_version
+from cvops.metrics import combine
 from cvops.model import TrainConfig, export_torchscript, train
 from cvops.registry import ModelCard
 from cvops_assets.datasets import dataset_version
+from cvops_assets.evaluation import score_match
 from cvops_assets.executor import gpu_op_tags
 from cvops_assets.partitions import models_partitions
-from cvops_resources import CatalogResource, DatasetRepoResource, ModelRegistryResource
+from cvops_resources import (
+    CatalogResource,
+    DatasetRepoResource,
+    LabelStoreResource,
+    ModelRegistryResource,
+    VideoResource,
+)
 
 _DEFAULTS = TrainConfig()
 
@@ -60,6 +70,8 @@ def trained_model(
     dataset_repo: DatasetRepoResource,
     model_registry: ModelRegistryResource,
     catalog: CatalogResource,
+    label_store: LabelStoreResource,
+    video: VideoResource,
 ) -> dg.MaterializeResult:
     repo = dataset_repo.repo()
     number = config.dataset_version
@@ -87,6 +99,7 @@ def trained_model(
         )
     context.instance.add_dynamic_partitions(models_partitions.name, [version.version])
     val = result.val_metrics or {}
+    tracking = _val_tracking(result.model, checkout, catalog, label_store, video, context)
     return dg.MaterializeResult(
         metadata={
             "model_version": version.version,
@@ -99,10 +112,32 @@ def trained_model(
             "player_ap50": _finite(val.get("player_ap50")),
             "map50": _finite(val.get("map50")),
             "torchscript_max_abs_diff": parity,
+            **tracking,
             "loss_per_epoch": dg.MetadataValue.md(_loss_table(result.loss_history)),
         },
         data_version=dg.DataVersion(version.version),
     )
+
+
+def _val_tracking(
+    model: torch.nn.Module,
+    checkout: Path,
+    catalog: CatalogResource,
+    label_store: LabelStoreResource,
+    video: VideoResource,
+    context: dg.AssetExecutionContext,
+) -> dict[str, float]:
+    """The tracker's MOTA and IDF1 on the version's val matches (the benchmark's clip of each), combined."""
+    manifest = pd.read_parquet(checkout / "manifest.parquet", columns=["match_id", "split"])
+    matches = sorted(manifest.loc[manifest["split"] == "val", "match_id"].unique())
+    if not matches:
+        return {}
+    scored = [
+        score_match(model, m, ClipConfig(), catalog=catalog, label_store=label_store, video=video, log=context.log)[0]
+        for m in matches
+    ]
+    overall = combine(scored)
+    return {"val_matches": len(matches), "val_mota": overall.mota, "val_idf1": overall.idf1, "val_hota": overall.hota}
 
 
 def _finite(value: object) -> float:

@@ -31,7 +31,9 @@ class ClipConfig:
     length: int = 300
     stride: int = 2
     roles: tuple[str, ...] = ("player", "goalkeeper", "referee")
-    conf_threshold: float = 0.3
+    conf_threshold: float = 0.1
+    """Detections kept for the tracker: its own score stages decide what starts or extends a track (ByteTrack's
+    low threshold, 0.1)."""
 
     def frames(self, n_frames: int) -> list[int]:
         last = min(n_frames, self.start + self.length - 1)

@@ -166,9 +166,8 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True))
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+            server._record(path, range_header, status)  # before the client can see the answer
             self.end_headers()
-            # Recorded before the body goes out, so a client that has its answer never sees a stale count.
-            server._record(path, range_header, status)
             if body:
                 limit = fault.after_bytes if fault is not None and fault.kind == "drop" else None
                 self._send_file(path, file, start, stop, limit)
@@ -202,12 +201,12 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
         def _empty(self, status: int, path: str, range_header: str | None, **headers: str) -> None:
+            server._record(path, range_header, status)  # before the client can see the answer
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            server._record(path, range_header, status)
 
     return Handler
 

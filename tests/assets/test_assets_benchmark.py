@@ -34,6 +34,8 @@ def test_models_are_benchmarked_once_per_sample_and_promoted(cvops_home: Path, t
         assert trained.metadata["model_version"].value == "m0001"
         assert trained.metadata["torchscript_max_abs_diff"].value < 1e-4
         assert trained.metadata["dataset_version"].value == "dataset/v1"
+        assert trained.metadata["val_matches"].value >= 1
+        assert 0.0 <= trained.metadata["val_idf1"].value <= 1.0 and trained.metadata["val_mota"].value <= 1.0
         daemon.run_until_idle()
 
         samples = catalog.query("SELECT match_id FROM benchmark_samples WHERE match_id IS NOT NULL")["match_id"]

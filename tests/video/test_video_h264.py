@@ -56,3 +56,43 @@ def test_frames_are_exact_with_and_without_skipping(skip, mp4_videos) -> None:
         assert (decoder.packets_skipped > 0) == skip
         if skip:
             assert decoder.packets_skipped > 0.3 * (decoder.packets_decoded + decoder.packets_skipped)
+
+
+def _decoder(mp4_videos, name: str) -> tuple[FrameTable, BlockReader]:
+    path = str(mp4_videos[name].path)
+    transport = LocalTransport(ReaderSettings())
+    blocks = BlockReader(transport, path, transport.stat(path).size, block_size=1 << 16, cache_bytes=1 << 24)
+    container, stream = open_mp4(RangeFile(blocks), 1)
+    table = FrameTable.from_stream(stream)
+    container.close()
+    return table, blocks
+
+
+@pytest.mark.parametrize("offset", [0, -50_000, 10**9])
+def test_a_wrong_seek_offset_is_recalibrated(offset, mp4_videos) -> None:
+    """FFmpeg's mov seek shifts the target by an offset it does not expose; a bad guess must not cost exactness."""
+    table, blocks = _decoder(mp4_videos, "start")
+    codes = {}
+    with Mp4Decoder(lambda: RangeFile(blocks), table, name="start") as decoder:
+        decoder._seek_offset = offset
+        runs = [run for task in plan_mp4(table, [40, 100], max_tasks=1, seek_cost_frames=0) for run in task]
+        decoder.decode(runs, lambda n, p: codes.__setitem__(n, read_frame_code(p.to_ndarray(format="rgb24"))))
+    assert codes == {40: 40, 100: 100}
+
+
+def test_a_demuxer_that_returns_the_wrong_sample_is_reopened(mp4_videos, monkeypatch) -> None:
+    table, blocks = _decoder(mp4_videos, "ntsc")
+    original = FrameTable.sample_of_packet
+    calls = {"n": 0}
+
+    def flaky(self, dts, pos, hint):
+        calls["n"] += 1
+        return None if calls["n"] == 5 else original(self, dts, pos, hint)  # one packet looks foreign
+
+    monkeypatch.setattr(FrameTable, "sample_of_packet", flaky)
+    codes = {}
+    with Mp4Decoder(lambda: RangeFile(blocks), table, name="ntsc") as decoder:
+        runs = [run for task in plan_mp4(table, [60], max_tasks=1, seek_cost_frames=0) for run in task]
+        decoder.decode(runs, lambda n, p: codes.__setitem__(n, read_frame_code(p.to_ndarray(format="rgb24"))))
+        assert decoder.reopened == 1
+    assert codes == {60: 60}
