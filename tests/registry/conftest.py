@@ -5,7 +5,6 @@ The registry treats checkpoints and TorchScript files as opaque bytes, so the te
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -54,19 +53,6 @@ def manifests(cvops_home: Path) -> Manifests:
 @pytest.fixture
 def registry(cvops_home: Path, manifests: Manifests) -> ModelRegistry:
     return ModelRegistry(LocalStorage(cvops_home / "models"), manifests, actor="tester")
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's standalone S3 server on 127.0.0.1 (a real HTTP endpoint, so boto3 runs unpatched)."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
