@@ -10,9 +10,11 @@ The unit of decision is a *span*: the interpolated rows strictly between two con
 with their parameters in ``docs/cleaning.md``:
 
 * with predictions: a span is a ghost when predictions rarely confirm its boxes, compared with how often they
-  confirm this match's keyframes (the detector's recall on this match). Frames where the box is mostly covered
-  by another label are left out of that count: an occluded player is missed by any detector and is not a
-  ghost.
+  confirm the keyframes of the same track (the detector's recall on this player; the match's when the track has
+  too few keyframes). A player the detector hardly ever sees (a goalkeeper a young model has not learned, a
+  far linesman) is therefore not judged by it: his unconfirmed spans say nothing about whether he was there.
+  Frames where the box is mostly covered by another label are left out of that count: an occluded player is
+  missed by any detector and is not a ghost.
 * without usable predictions: only the geometry is left, so a span is a ghost when it is long, slow, and both
   its ends lie at the border of the image. This is weaker evidence (a player standing still at the touchline
   looks the same) and is therefore stricter.
@@ -49,10 +51,12 @@ class GhostConfig:
             then, and a player who steps off the pitch is off for longer.
         min_coverage: the prediction rule needs predictions on at least this share of the span's frames.
         support_ratio: a span is a ghost when the share of its (unoccluded, covered) frames confirmed by a
-            prediction is below ``support_ratio`` times the match's keyframe confirmation rate.
+            prediction is below ``support_ratio`` times its track's keyframe confirmation rate.
         min_baseline: if predictions confirm less than this share of the match's keyframes, they are not
-            trusted
-            (wrong model, wrong video) and the geometric rule is used instead.
+            trusted (wrong model, wrong video) and the geometric rule is used instead; a track whose own
+            keyframes are confirmed less often than this is judged by the geometric rule too.
+        min_track_keyframes: a track's own confirmation rate is used once this many of its keyframes are
+            unoccluded and covered by predictions; below that, the match's rate stands in.
         trim_confirmed_ends: keep the interpolated rows right after the exit keyframe and right before the
             re-entry keyframe for as long as predictions still confirm them (the player is still in view).
         border_margin: a keyframe box is "at the border" when an edge is within this share of the image's
@@ -71,6 +75,7 @@ class GhostConfig:
     min_coverage: float = 0.8
     support_ratio: float = 0.5
     min_baseline: float = 0.4
+    min_track_keyframes: int = 4
     trim_confirmed_ends: bool = True
     border_margin: float = 0.015
     geometry_min_duration_s: float = 2.0
@@ -104,6 +109,7 @@ SPAN_DTYPES = {
     "end_at_border": "bool",
     "coverage": "float64",
     "support": "float64",
+    "track_baseline": "float64",
     "is_ghost": "bool",
     "rule": "string",
     "n_removed": "int64",
@@ -232,9 +238,15 @@ def find_ghosts(
     start_border = _at_border(start_boxes, video, config.border_margin)
     end_border = _at_border(end_boxes, video, config.border_margin)
 
+    track_baseline = _track_baselines(labels["track_id"].to_numpy(), keyframes, matched, spans, config, baseline)
     long_enough = duration >= config.min_duration_s
-    by_predictions = trusted & (coverage >= config.min_coverage) & ~np.isnan(support)
-    ghost_pred = by_predictions & long_enough & (support < config.support_ratio * baseline)
+    by_predictions = (
+        trusted
+        & (coverage >= config.min_coverage)
+        & ~np.isnan(support)
+        & (track_baseline >= config.min_baseline)
+    )
+    ghost_pred = by_predictions & long_enough & (support < config.support_ratio * track_baseline)
     ghost_geom = (
         ~by_predictions
         & (duration >= config.geometry_min_duration_s)
@@ -267,6 +279,7 @@ def find_ghosts(
             end_at_border=end_border,
             coverage=coverage,
             support=support,
+            track_baseline=track_baseline,
             is_ghost=is_ghost,
             rule=rule,
             n_removed=n_removed,
@@ -275,6 +288,28 @@ def find_ghosts(
     )
     removed = np.concatenate(removed_parts) if removed_parts else np.zeros(0, np.int64)
     return GhostReport(result, removed, baseline, trusted, messages)
+
+
+def _track_baselines(
+    tracks: np.ndarray,
+    counted_keyframes: np.ndarray,
+    matched: np.ndarray,
+    spans: pd.DataFrame,
+    config: GhostConfig,
+    match_baseline: float,
+) -> np.ndarray:
+    """Per span: the share of its track's counted keyframes that predictions confirm, or ``match_baseline`` when
+    the track has fewer than ``config.min_track_keyframes`` of them."""
+    per_track = (
+        pd.DataFrame({"track_id": tracks[counted_keyframes], "matched": matched[counted_keyframes]})
+        .groupby("track_id")["matched"]
+        .agg(["sum", "count"])
+    )
+    span_tracks = spans["track_id"].to_numpy()
+    n = per_track["count"].reindex(span_tracks, fill_value=0).to_numpy()
+    confirmed = per_track["sum"].reindex(span_tracks, fill_value=0).to_numpy()
+    own = np.divide(confirmed, n, out=np.zeros(len(spans)), where=n > 0)
+    return np.where(n >= config.min_track_keyframes, own, match_baseline)
 
 
 def _segment_sums(flags: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:

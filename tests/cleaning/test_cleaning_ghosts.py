@@ -62,6 +62,21 @@ def test_a_match_without_ghosts_loses_nothing_even_with_a_weak_detector():
     assert not report.spans["is_ghost"].any()
 
 
+def test_a_player_the_detector_never_sees_is_not_judged_by_it():
+    # A young production model that has not learned goalkeepers: track 5 is never detected, the others are.
+    scene = build_scene(seed=11)
+    labels = prepare_labels(scene.labels, "m1")[0]
+    truth = scene.truth
+    blind = detections(type(scene)(scene.keyframes, truth[truth["track_id"] != 5], scene.ghost_rows))
+    report = find_ghosts(labels, blind, 0, VIDEO)
+    assert removed_rows(labels, report) == scene.ghost_rows
+    unseen = report.spans[report.spans["track_id"] == 5]
+    assert (unseen["track_baseline"] == 0.0).all() and not unseen["is_ghost"].any()
+    # Judged against the match's rate instead, each of its long spans would have been a ghost.
+    lenient = find_ghosts(labels, blind, 0, VIDEO, GhostConfig(min_track_keyframes=10_000))
+    assert lenient.spans.query("track_id == 5 and duration_s >= 1.0")["is_ghost"].all()
+
+
 def test_an_occluded_player_missed_by_the_detector_is_not_a_ghost():
     # Track 2 walks exactly behind track 1 for frames 50..250; the detector only sees track 1 there.
     kf = keyframes(
