@@ -13,6 +13,7 @@ from cvops.metrics import ErrorWeights
 from cvops.model.export import load_torchscript
 from cvops.registry import Stage
 from cvops.selection import SPLIT_VAL, export_split
+from cvops.tracking import TrackerConfig
 from cvops_assets.automation import on_any_match_update
 from cvops_assets.cleaning import cleaned_tracks
 from cvops_assets.evaluation import score_match
@@ -91,7 +92,9 @@ def benchmark_results(
     membership = catalog.read("benchmark_samples")
     if match_id not in current_samples(membership):
         raise dg.Failure(f"match {match_id} is not a sample of the current benchmark generation")
-    model = load_torchscript(model_registry.registry().torchscript_path(model_version))
+    registry = model_registry.registry()
+    model = load_torchscript(registry.torchscript_path(model_version))
+    threshold = registry.get(model_version).card.metrics.get("track_score_threshold")
     metrics, n_frames = score_match(
         model,
         match_id,
@@ -99,6 +102,7 @@ def benchmark_results(
         catalog=catalog,
         label_store=label_store,
         video=video,
+        tracker=TrackerConfig.at_operating_point(threshold),
         log=context.log,
     )
     row = result_row(model_version, current_generation(membership), metrics, n_frames)
@@ -108,6 +112,7 @@ def benchmark_results(
             "model_version": model_version,
             "match_id": match_id,
             "frames": n_frames,
+            "track_score_threshold": float("nan") if threshold is None else threshold,
             **{name: float(row[name]) for name in ("hota", "deta", "assa", "mota", "idf1")},
             **{name: int(row[name]) for name in ("id_switches", "fp", "fn")},
         }

@@ -22,6 +22,9 @@ _SYNC, _GHOSTS, _AGREEMENT = SyncConfig(), GhostConfig(), AgreementConfig()
 PREDICTION_BATCH = 32
 
 
+DEFAULT_MODEL_CONF_THRESHOLD = 0.3
+
+
 class PredictionsSettings(dg.Config):
     """Where the predictions that judge the labels come from (see the asset's description)."""
 
@@ -30,7 +33,9 @@ class PredictionsSettings(dg.Config):
     """A production model judges labels only if its validation player AP50 (model card) reaches this."""
     frame_step: int = 1
     """Run the model on every frame_step-th frame (1: every frame; the ghost rule needs dense predictions)."""
-    conf_threshold: float = 0.3
+    conf_threshold: float | None = None
+    """Keep the model's detections scoring at least this; unset: the model's own operating point (its card's
+    ``track_score_threshold``, the best-F1 confidence on its validation split), or 0.3 for a card without one."""
 
 
 @dg.asset(
@@ -67,7 +72,10 @@ def match_predictions(
         frames = list(range(1, int(match.n_frames) + 1, config.frame_step))
         extracted = video.extract(match.video, frames, base_dir=label_store.store().root, log=context.log)
         model = load_torchscript(registry.torchscript_path(production.version))
-        detections = model_predictions(model, extracted.to_frame(), config.conf_threshold)
+        threshold = config.conf_threshold
+        if threshold is None:
+            threshold = production.card.metrics.get("track_score_threshold", DEFAULT_MODEL_CONF_THRESHOLD)
+        detections = model_predictions(model, extracted.to_frame(), threshold)
         source, reason = f"model {production.version}", "the registry's production model, run on the match video"
     elif (product := label_store.detections(match_id)) is not None:
         detections = product

@@ -12,6 +12,7 @@ from cvops.datasets import checkout_version, latest_version
 from cvops.metrics import combine
 from cvops.model import TrainConfig, export_torchscript, train
 from cvops.registry import ModelCard
+from cvops.tracking import TrackerConfig
 from cvops_assets.datasets import dataset_version
 from cvops_assets.evaluation import score_match
 from cvops_assets.executor import gpu_op_tags
@@ -99,7 +100,8 @@ def trained_model(
         )
     context.instance.add_dynamic_partitions(models_partitions.name, [version.version])
     val = result.val_metrics or {}
-    tracking = _val_tracking(result.model, checkout, catalog, label_store, video, context)
+    tracker = TrackerConfig.at_operating_point(val.get("track_score_threshold"))
+    tracking = _val_tracking(result.model, checkout, tracker, catalog, label_store, video, context)
     return dg.MaterializeResult(
         metadata={
             "model_version": version.version,
@@ -111,6 +113,7 @@ def trained_model(
             "stopped_by_time_budget": result.stopped_by_time_budget,
             "player_ap50": _finite(val.get("player_ap50")),
             "map50": _finite(val.get("map50")),
+            "track_score_threshold": _finite(val.get("track_score_threshold")),
             "torchscript_max_abs_diff": parity,
             **tracking,
             "loss_per_epoch": dg.MetadataValue.md(_loss_table(result.loss_history)),
@@ -122,18 +125,29 @@ def trained_model(
 def _val_tracking(
     model: torch.nn.Module,
     checkout: Path,
+    tracker: TrackerConfig,
     catalog: CatalogResource,
     label_store: LabelStoreResource,
     video: VideoResource,
     context: dg.AssetExecutionContext,
 ) -> dict[str, float]:
-    """The tracker's MOTA and IDF1 on the version's val matches (the benchmark's clip of each), combined."""
+    """The tracker's MOTA and IDF1 on the version's val matches (the benchmark's clip of each), combined, at the
+    model's own operating point."""
     manifest = pd.read_parquet(checkout / "manifest.parquet", columns=["match_id", "split"])
     matches = sorted(manifest.loc[manifest["split"] == "val", "match_id"].unique())
     if not matches:
         return {}
     scored = [
-        score_match(model, m, ClipConfig(), catalog=catalog, label_store=label_store, video=video, log=context.log)[0]
+        score_match(
+            model,
+            m,
+            ClipConfig(),
+            catalog=catalog,
+            label_store=label_store,
+            video=video,
+            tracker=tracker,
+            log=context.log,
+        )[0]
         for m in matches
     ]
     overall = combine(scored)

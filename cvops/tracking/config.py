@@ -76,6 +76,20 @@ class TrackerConfig:
         return asdict(self)
 
     @classmethod
+    def at_operating_point(cls, score_threshold: float | None, **overrides: Any) -> TrackerConfig:
+        """The defaults with ByteTrack's score thresholds moved to a detector's own operating point.
+
+        ByteTrack's 0.5 / 0.6 suit a detector whose true detections score above 0.5; a model's best-F1
+        confidence on its validation split (``track_score_threshold`` in its card) says where its own
+        detections stand. ``high_score`` becomes that threshold (kept within 0.15-0.85, above ``low_score``)
+        and ``new_track_score`` keeps ByteTrack's margin of 0.1 above it. ``None``: the published defaults.
+        """
+        if score_threshold is None:
+            return cls(**overrides)
+        high = min(max(float(score_threshold), 0.15), 0.85)
+        return cls(**{"high_score": high, "new_track_score": high + 0.1, **overrides})
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrackerConfig:
         """Build from a mapping (a YAML/JSON config), rejecting unknown keys by name."""
         known = {f.name for f in fields(cls)}

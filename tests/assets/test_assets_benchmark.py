@@ -36,7 +36,13 @@ def test_models_are_benchmarked_once_per_sample_and_promoted(cvops_home: Path, t
         assert trained.metadata["dataset_version"].value == "dataset/v1"
         assert trained.metadata["val_matches"].value >= 1
         assert 0.0 <= trained.metadata["val_idf1"].value <= 1.0 and trained.metadata["val_mota"].value <= 1.0
+        # The model's operating point is in its card, and the benchmark tracks at it.
+        card = defs.resources["model_registry"].registry().get("m0001").card
+        threshold = card.metrics["track_score_threshold"]
+        assert 0.0 < threshold <= 1.0 and trained.metadata["track_score_threshold"].value == threshold
         daemon.run_until_idle()
+        pair = instance.get_latest_materialization_event(dg.AssetKey("benchmark_results")).asset_materialization
+        assert pair.metadata["track_score_threshold"].value == threshold
 
         samples = catalog.query("SELECT match_id FROM benchmark_samples WHERE match_id IS NOT NULL")["match_id"]
         assert len(samples) >= 1

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvops.model.evaluate import ap50_per_class, average_precision, class_average_precision
+from cvops.model.evaluate import ap50_per_class, average_precision, best_f1_threshold, class_average_precision
 
 CLASSES = ("player", "ball")
 
@@ -67,3 +67,26 @@ def test_average_precision_uses_the_precision_envelope() -> None:
     precision = np.array([1.0, 0.5, 0.67, 0.75])
     # envelope: 1 up to 0.25, then 0.75 up to 0.75, then nothing to 1
     assert average_precision(recall, precision) == pytest.approx(0.25 * 1 + 0.5 * 0.75)
+
+
+def test_operating_point_is_the_best_f1_confidence_over_the_tracked_classes() -> None:
+    """Three players and a goalkeeper (classes 0, 1); the ball (2) is not tracked.
+
+    Ranked over both tracked classes: TP 0.9, TP 0.7, FP 0.6, TP 0.5, FP 0.3, TP 0.2 with 4 objects. F1 at each
+    cut: 2/5, 2/3, 4/7, 3/4, 2/3, 4/5 (the last keeps everything: precision 4/6, recall 1). The best is 0.8 at
+    confidence 0.2; without the goalkeeper's two detections it is 3/4 at 0.5.
+    """
+    gt = truth([(0, 0, 0, 10, 10, 0), (0, 40, 0, 10, 10, 0), (1, 0, 0, 10, 10, 0), (1, 40, 0, 10, 10, 1)])
+    found = [
+        (0, 0, 0, 10, 10, 0.9, 0),
+        (0, 40, 0, 10, 10, 0.7, 0),
+        (0, 80, 0, 10, 10, 0.6, 0),
+        (1, 0, 0, 10, 10, 0.5, 0),
+        (1, 80, 0, 10, 10, 0.3, 1),
+        (1, 40, 0, 10, 10, 0.2, 1),
+        (1, 90, 90, 10, 10, 0.95, 2),
+    ]
+    assert best_f1_threshold(dets(found), gt, [0, 1]) == pytest.approx((0.2, 0.8))
+    assert best_f1_threshold(dets(found[:-2]), gt, [0, 1]) == pytest.approx((0.5, 0.75))
+    assert best_f1_threshold(dets(found).iloc[:0], gt, [0, 1]) is None
+    assert best_f1_threshold(dets(found), gt.iloc[:0], [0, 1]) is None

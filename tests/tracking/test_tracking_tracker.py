@@ -247,3 +247,22 @@ def test_config_validation_and_from_dict() -> None:
     assert caught.value.field == "max_lsot"
     config = TrackerConfig.from_dict({"max_lost": 5})
     assert config.max_lost == 5 and TrackerConfig.from_dict(config.as_dict()) == config
+
+
+def test_operating_point_moves_the_score_thresholds_with_bytetrack_margin() -> None:
+    assert TrackerConfig.at_operating_point(None) == TrackerConfig()
+    at = TrackerConfig.at_operating_point(0.3, max_lost=10)
+    assert (at.high_score, at.new_track_score, at.low_score, at.max_lost) == (0.3, pytest.approx(0.4), 0.1, 10)
+    assert TrackerConfig.at_operating_point(0.01).high_score == 0.15  # stays above low_score
+    assert TrackerConfig.at_operating_point(0.99).high_score == 0.85
+
+
+def test_an_underconfident_detector_is_tracked_at_its_own_operating_point() -> None:
+    # Every player detected on every frame, but at 0.45: below ByteTrack's 0.6 birth threshold.
+    dets = pd.DataFrame(
+        [(f, 100.0 * k, 50.0, 10.0, 20.0, 0.45) for f in range(1, 21) for k in range(1, 4)],
+        columns=["frame", "x", "y", "w", "h", "conf"],
+    )
+    assert track_sequence(dets).empty
+    tracks = track_sequence(dets, TrackerConfig.at_operating_point(0.3))
+    assert tracks["track_id"].nunique() == 3 and len(tracks) == 60
