@@ -241,10 +241,7 @@ def find_ghosts(
     track_baseline = _track_baselines(labels["track_id"].to_numpy(), keyframes, matched, spans, config, baseline)
     long_enough = duration >= config.min_duration_s
     by_predictions = (
-        trusted
-        & (coverage >= config.min_coverage)
-        & ~np.isnan(support)
-        & (track_baseline >= config.min_baseline)
+        trusted & (coverage >= config.min_coverage) & ~np.isnan(support) & (track_baseline >= config.min_baseline)
     )
     ghost_pred = by_predictions & long_enough & (support < config.support_ratio * track_baseline)
     ghost_geom = (
