@@ -1,6 +1,6 @@
 """What the cleaning is worth: the same training run on raw labels, on cleaned labels, and on the truth.
 
-    .venv/bin/python benchmarks/cleaning_value.py --seeds 0 1 2 3 --epochs 8
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cleaning_value.py --seeds 0 1 --epochs 6 --ceiling [--defects heavy]
 
 For each seed: a synthetic league (6 matches of 20 s, the last held out for the benchmark) and training sets over
 the same frames (every 5th frame of the 5 training matches), which differ only in their boxes:
@@ -40,6 +40,12 @@ from cvops.tracking import TrackerConfig
 from cvops.tracking.mot import read_mot_detections
 
 EVERY = 5
+# The generator's defaults, and a stress profile: every match but the first out of sync by up to 5 frames
+# (0.2 s at 25 fps, the cleaning's search range), and 2-4 players per match off the pitch for 4-8 s.
+DEFECTS = {
+    "default": {},
+    "heavy": {"shifted_share": 0.9, "max_sync_offset": 5, "ghosts_per_match": (2, 4), "ghost_off_seconds": (4.0, 8.0)},
+}
 CLIP = ClipConfig(start=1, length=10_000, stride=2)
 
 
@@ -61,12 +67,14 @@ def _truth(store: Path, match_id: str) -> pd.DataFrame:
     return pd.read_csv(store / "_truth" / match_id / "boxes.csv")
 
 
-def samples(store: Path, matches: list[str], which: str, val: str) -> Iterator[DatasetSample]:
+def samples(store: Path, matches: list[str], which: str, held_out: str) -> Iterator[DatasetSample]:
+    """Every 5th frame of every match: the held-out one as ``val`` with its true boxes, the others as ``train``
+    with the ``which`` boxes."""
     for match_id in matches:
-        boxes = label_sets(store, match_id)[which] if match_id != val else _truth(store, match_id)
+        boxes = label_sets(store, match_id)[which] if match_id != held_out else _truth(store, match_id)
         for frame, image in decode_every_nth_frame(store / "videos" / f"{match_id}.mp4", EVERY):
             rows = boxes[boxes["frame"] == frame][["track_id", "role", "x", "y", "w", "h"]]
-            split = "val" if match_id == val else "train"
+            split = "val" if match_id == held_out else "train"
             yield DatasetSample(match_id=match_id, frame=frame, split=split, image=image, boxes=rows)
 
 
@@ -77,22 +85,22 @@ def clip_images(store: Path, match_id: str, frames: list[int]) -> list[np.ndarra
     ]
 
 
-def run_seed(seed: int, arms: tuple[str, ...], epochs: int, work: Path) -> dict[str, dict[str, float]]:
+def run_seed(seed: int, arms: tuple[str, ...], epochs: int, defects: dict, work: Path) -> dict[str, dict[str, float]]:
     """Weighted error and its parts per arm for one synthetic league."""
     store = work / f"store-{seed}"
-    matches = generate_store(store, SynthConfig(n_matches=6, seconds=20, seed=seed))
-    val = matches[-1]
-    truth = _truth(store, val)
+    matches = generate_store(store, SynthConfig(n_matches=6, seconds=20, seed=seed, **defects))
+    held_out = matches[-1]
+    truth = _truth(store, held_out)
     frames = CLIP.frames(int(truth["frame"].max()))
-    images = clip_images(store, val, frames)
+    images = clip_images(store, held_out, frames)
     gt = truth[truth["frame"].isin(frames) & truth["role"].isin(CLIP.roles)].rename(columns={"track_id": "id"})
     results = {}
     for which in arms:
-        root = write_dataset_folder(work / f"dataset-{seed}-{which}", samples(store, matches, which, val))
+        root = write_dataset_folder(work / f"dataset-{seed}-{which}", samples(store, matches, which, held_out))
         config = TrainConfig(epochs=epochs, seed=seed, num_threads=1)
         result = train(root, config, log=lambda _: None)
-        val = result.val_metrics or {}
-        tracker = TrackerConfig.at_operating_point(val.get("track_score_threshold"))
+        val_metrics = result.val_metrics or {}
+        tracker = TrackerConfig.at_operating_point(val_metrics.get("track_score_threshold"))
         tracks = track_clip(result.model, frames, images, CLIP, tracker)
         m = evaluate_sequence(gt[["frame", "id", "x", "y", "w", "h"]], tracks.rename(columns={"track_id": "id"}))
         results[which] = {
@@ -101,7 +109,7 @@ def run_seed(seed: int, arms: tuple[str, ...], epochs: int, work: Path) -> dict[
             "fp": m.fp / max(1, m.num_gt_dets),
             "idsw": 5 * m.id_switches / max(1, m.num_gt_dets),
             "hota": m.hota,
-            "ap50": val.get("player_ap50", float("nan")),
+            "ap50": val_metrics.get("player_ap50", float("nan")),
         }
     return results
 
@@ -111,12 +119,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--ceiling", action="store_true", help="also train on the true boxes (the best case)")
+    parser.add_argument("--defects", choices=sorted(DEFECTS), default="default", help="label defect profile")
     args = parser.parse_args()
     arms = ("raw", "cleaned", "truth") if args.ceiling else ("raw", "cleaned")
     reductions: dict[str, list[float]] = {arm: [] for arm in arms[1:]}
     with tempfile.TemporaryDirectory(prefix="cvops-cleaning-value-") as tmp:
         for seed in args.seeds:
-            results = run_seed(seed, arms, args.epochs, Path(tmp))
+            results = run_seed(seed, arms, args.epochs, DEFECTS[args.defects], Path(tmp) / args.defects)
             for arm, r in results.items():
                 change = ""
                 if arm != "raw":
