@@ -18,6 +18,7 @@ import torch
 
 from cvops.metrics import SequenceMetrics, evaluate_sequence
 from cvops.model import detect
+from cvops.model.evaluate import TRACKED_CLASSES
 from cvops.tracking import TrackerConfig, track_sequence
 
 RESULT_METRICS = ("hota", "deta", "assa", "mota", "idf1", "id_switches", "fp", "fn", "num_gt_dets")
@@ -30,7 +31,7 @@ class ClipConfig:
     start: int = 1
     length: int = 300
     stride: int = 2
-    roles: tuple[str, ...] = ("player", "goalkeeper", "referee")
+    roles: tuple[str, ...] = TRACKED_CLASSES
     conf_threshold: float = 0.1
     """Detections kept for the tracker: its own score stages decide what starts or extends a track (ByteTrack's
     low threshold, 0.1)."""
