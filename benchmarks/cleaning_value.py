@@ -49,18 +49,18 @@ DEFECTS = {
 CLIP = ClipConfig(start=1, length=10_000, stride=2)
 
 
-def label_sets(store: Path, match_id: str) -> dict[str, pd.DataFrame]:
-    """The raw, cleaned and true boxes of one match, all keyed by the video frame they are used for."""
+def label_set(store: Path, match_id: str, which: str) -> pd.DataFrame:
+    """The ``raw``, ``cleaned`` or ``truth`` boxes of one match, keyed by the video frame they are used for."""
+    if which == "truth":
+        return _truth(store, match_id)
     labels = LabelStore(store)
-    match = labels.read_matches().matches[match_id]
     raw = interpolate_keyframes(labels.read_keyframes(match_id))
+    if which == "raw":
+        return raw.drop(columns="is_keyframe")
+    match = labels.read_matches().matches[match_id]
     video = VideoInfo(match.n_frames, match.width, match.height, float(match.fps))
     cleaned = clean_match(match_id, raw, read_mot_detections(labels.detections_file(match_id)), video).cleaned_tracks
-    return {
-        "raw": raw.drop(columns="is_keyframe"),
-        "cleaned": cleaned.drop(columns="match_id"),
-        "truth": _truth(store, match_id),
-    }
+    return cleaned.drop(columns="match_id")
 
 
 def _truth(store: Path, match_id: str) -> pd.DataFrame:
@@ -71,7 +71,7 @@ def samples(store: Path, matches: list[str], which: str, held_out: str) -> Itera
     """Every 5th frame of every match: the held-out one as ``val`` with its true boxes, the others as ``train``
     with the ``which`` boxes."""
     for match_id in matches:
-        boxes = label_sets(store, match_id)[which] if match_id != held_out else _truth(store, match_id)
+        boxes = label_set(store, match_id, which if match_id != held_out else "truth")
         for frame, image in decode_every_nth_frame(store / "videos" / f"{match_id}.mp4", EVERY):
             rows = boxes[boxes["frame"] == frame][["track_id", "role", "x", "y", "w", "h"]]
             split = "val" if match_id == held_out else "train"

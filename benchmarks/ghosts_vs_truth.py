@@ -34,9 +34,8 @@ def ghost_rows(truth: pd.DataFrame) -> set[tuple[int, int]]:
     return {(f, int(r.track_id)) for r in truth.itertuples() for f in range(r.start_frame, r.end_frame + 1)}
 
 
-def model_detections(paths: CvopsPaths, version: str, match_id: str, conf: float) -> pd.DataFrame:
-    """The registered model's detections on every frame of the match's video, from ``conf`` up."""
-    model = load_torchscript(open_registry(str(paths.home / "models")).torchscript_path(version))
+def model_detections(model, paths: CvopsPaths, match_id: str, conf: float) -> pd.DataFrame:
+    """The model's detections on every frame of the match's video, from ``conf`` up."""
     rows = []
     batch: list[tuple[int, object]] = []
     for item in decode_every_nth_frame(paths.label_store / "videos" / f"{match_id}.mp4", 1):
@@ -95,7 +94,8 @@ def main() -> None:
         score(paths, args.matches, stored, "match_predictions")
         return
     lowest = min(args.conf)
-    detections = {m: model_detections(paths, args.model, m, lowest) for m in args.matches}
+    model = load_torchscript(open_registry(str(paths.home / "models")).torchscript_path(args.model))
+    detections = {m: model_detections(model, paths, m, lowest) for m in args.matches}
     for conf in sorted(args.conf, reverse=True):
         score(
             paths, args.matches, lambda m, c=conf: detections[m][detections[m]["conf"] >= c], f"{args.model} >= {conf}"

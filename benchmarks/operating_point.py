@@ -3,9 +3,9 @@
     CVOPS_HOME=.cvops .venv/bin/python benchmarks/operating_point.py m0002 m0003 --high 0.5 0.3 0.2
 
 Detects with the model on the match's clip (the benchmark's default: every 2nd of the first 300 frames) and prints
-the median confidence per class and the model's own operating point (its card). Then tracks the clip as the
-benchmark does (``track_clip``) at each ``--high``, with ``new_track_score`` 0.1 above it and the other knobs at
-their defaults, and scores it against the synthetic truth (``_truth/<match>``).
+the median confidence per class and the model's own operating point (its card). Then tracks those detections (one
+``clip_detections`` pass, as the benchmark does) at each ``--high``, with ``new_track_score`` 0.1 above it and the
+other knobs at their defaults, and scores the tracks against the synthetic truth (``_truth/<match>``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import argparse
 
 import pandas as pd
 
-from cvops.benchmark.evaluate import ClipConfig, track_clip
+from cvops.benchmark.evaluate import ClipConfig, clip_detections
 from cvops.metrics import evaluate_sequence
-from cvops.model import detect
 from cvops.model.dataset_folder import decode_every_nth_frame
 from cvops.model.export import load_torchscript
 from cvops.registry import open_registry
 from cvops.settings import CvopsPaths
-from cvops.tracking import TrackerConfig
+from cvops.tracking import TrackerConfig, track_sequence
 
 
 def main() -> None:
@@ -39,16 +38,18 @@ def main() -> None:
     wanted = set(frames)
     video = paths.label_store / "videos" / f"{args.match}.mp4"
     images = [image for frame, image in decode_every_nth_frame(video, 1) if frame in wanted]
-    found = detect(model, images, conf_threshold=clip.conf_threshold)
-    detections = pd.concat([f.assign(frame=frame) for frame, f in zip(frames, found, strict=True)], ignore_index=True)
-    print("median confidence per class:", detections.groupby("role")["conf"].median().round(3).to_dict())
+    detections = clip_detections(model, frames, images, ClipConfig(roles=tuple(model.class_names)))
+    names = dict(enumerate(model.class_names))
+    medians = detections.groupby("cls")["conf"].median().round(3)
+    print("median confidence per class:", {names[int(c)]: float(v) for c, v in medians.items()})
     print("operating point in the card:", registry.get(args.model).card.metrics.get("track_score_threshold"))
+    people = detections[detections["cls"].map(names).isin(clip.roles)]
     gt = truth[truth["frame"].isin(frames) & truth["role"].isin(clip.roles)].rename(columns={"track_id": "id"})
     gt = gt[["frame", "id", "x", "y", "w", "h"]]
     print("| high_score / new_track_score | FN / GT | FP / GT | ID switches | MOTA | HOTA |")
     print("|---|---|---|---|---|---|")
     for high in args.high:
-        tracks = track_clip(model, frames, images, clip, TrackerConfig(high_score=high, new_track_score=high + 0.1))
+        tracks = track_sequence(people, TrackerConfig(high_score=high, new_track_score=high + 0.1))
         m = evaluate_sequence(gt, tracks.rename(columns={"track_id": "id"})[["frame", "id", "x", "y", "w", "h"]])
         n = max(1, m.num_gt_dets)
         print(

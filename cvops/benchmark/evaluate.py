@@ -49,6 +49,16 @@ def track_clip(
     tracker: TrackerConfig | None = None,
 ) -> pd.DataFrame:
     """Detections of ``model`` on ``images`` (one per frame), tracked: ``frame, track_id, x, y, w, h, conf, cls``."""
+    detections = clip_detections(model, frames, images, clip)
+    if detections.empty:
+        return pd.DataFrame(columns=["frame", "track_id", "x", "y", "w", "h", "conf", "cls"])
+    return track_sequence(detections, tracker)
+
+
+def clip_detections(
+    model: torch.nn.Module, frames: Sequence[int], images: Sequence[np.ndarray], clip: ClipConfig
+) -> pd.DataFrame:
+    """What the tracker is given: ``frame, x, y, w, h, conf, cls, embedding`` of the clip's tracked roles."""
     per_image = detect(model, list(images), conf_threshold=clip.conf_threshold)
     # A weak model can decode boxes of no area; they cannot be tracked or matched, so they are dropped here.
     rows = [
@@ -57,10 +67,8 @@ def track_clip(
         )
         for frame, detections in zip(frames, per_image, strict=True)
     ]
-    detections = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    if detections.empty:
-        return pd.DataFrame(columns=["frame", "track_id", "x", "y", "w", "h", "conf", "cls"])
-    return track_sequence(detections[["frame", "x", "y", "w", "h", "conf", "cls", "embedding"]], tracker)
+    columns = ["frame", "x", "y", "w", "h", "conf", "cls", "embedding"]
+    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
 
 
 def expected_tracks(cleaned_tracks: pd.DataFrame, frames: Sequence[int], clip: ClipConfig) -> pd.DataFrame:
