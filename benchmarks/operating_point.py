@@ -49,7 +49,7 @@ def main() -> None:
     print("| high_score / new_track_score | FN / GT | FP / GT | ID switches | MOTA | HOTA |")
     print("|---|---|---|---|---|---|")
     for high in args.high:
-        tracks = track_sequence(people, TrackerConfig(high_score=high, new_track_score=high + 0.1))
+        tracks = track_sequence(people, TrackerConfig(high_score=high, new_track_score=high + 0.1), frames=frames)
         m = evaluate_sequence(gt, tracks.rename(columns={"track_id": "id"})[["frame", "id", "x", "y", "w", "h"]])
         n = max(1, m.num_gt_dets)
         print(

@@ -48,11 +48,12 @@ def track_clip(
     clip: ClipConfig,
     tracker: TrackerConfig | None = None,
 ) -> pd.DataFrame:
-    """Detections of ``model`` on ``images`` (one per frame), tracked: ``frame, track_id, x, y, w, h, conf, cls``."""
+    """Detections of ``model`` on ``images`` (one per frame), tracked: ``frame, track_id, x, y, w, h, conf, cls``.
+
+    The tracker steps through the clip's frames only (every ``stride``-th), not the video frames in between.
+    """
     detections = clip_detections(model, frames, images, clip)
-    if detections.empty:
-        return pd.DataFrame(columns=["frame", "track_id", "x", "y", "w", "h", "conf", "cls"])
-    return track_sequence(detections, tracker)
+    return track_sequence(detections, tracker, frames=frames)
 
 
 def clip_detections(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NoReturn
 
 import numpy as np
@@ -18,24 +19,33 @@ TRACK_COLUMNS = ("frame", "track_id", "x", "y", "w", "h", "conf", "cls")
 _EMBEDDING_COLUMN = re.compile(r"^emb_(\d+)$")
 
 
-def track_sequence(detections: pd.DataFrame, config: TrackerConfig | None = None) -> pd.DataFrame:
+def track_sequence(
+    detections: pd.DataFrame, config: TrackerConfig | None = None, *, frames: Iterable[int] | None = None
+) -> pd.DataFrame:
     """Track one sequence of detections; returns ``frame,track_id,x,y,w,h,conf,cls`` sorted by frame and id.
 
     ``detections`` has ``frame,x,y,w,h,conf``, optionally ``cls`` (integer class, 0 when absent) and an
     appearance embedding either as columns ``emb_0 .. emb_{D-1}`` or as one ``embedding`` column of arrays.
-    Every frame from the first to the last is stepped, so frames without detections age lost tracks.
+
+    ``frames`` are the frames the detector looked at, in any order, those where it found nothing included: the
+    tracker steps once per frame, so lost tracks age and tentative ones are dropped only in frames that were
+    looked at. By default every frame from the first detection's to the last one's. A clip sampled every
+    ``n``-th frame must pass its frames: stepping the frames in between would make every track miss every
+    other step, and a track born after the first frame would never be confirmed.
     """
-    frames, boxes, scores, classes = _core_columns(detections)
+    frame_of_row, boxes, scores, classes = _core_columns(detections)
     embeddings = _embeddings(detections)
-    order = np.argsort(frames, kind="stable")
-    frames = frames[order]
+    steps = _steps(frame_of_row, frames)
+    if len(steps) == 0:
+        return _empty_tracks()
+    order = np.argsort(frame_of_row, kind="stable")
+    sorted_frames = frame_of_row[order]
+    starts = np.searchsorted(sorted_frames, steps, side="left")
+    ends = np.searchsorted(sorted_frames, steps, side="right")
     tracker = OnlineTracker(config)
     out: dict[str, list[NDArray]] = {name: [] for name in TRACK_COLUMNS}
-    if len(frames) == 0:
-        return _empty_tracks()
-    starts = np.searchsorted(frames, np.arange(frames[0], frames[-1] + 2))
-    for offset, frame in enumerate(range(int(frames[0]), int(frames[-1]) + 1)):
-        rows = order[starts[offset] : starts[offset + 1]]
+    for frame, start, end in zip(steps.tolist(), starts, ends, strict=True):
+        rows = order[start:end]
         result = tracker.update(
             boxes[rows], scores[rows], classes[rows], None if embeddings is None else embeddings[rows]
         )
@@ -46,6 +56,20 @@ def track_sequence(detections: pd.DataFrame, config: TrackerConfig | None = None
         out["conf"].append(result.scores)
         out["cls"].append(result.classes)
     return pd.DataFrame({name: np.concatenate(parts) for name, parts in out.items()})
+
+
+def _steps(frame_of_row: NDArray[np.int64], frames: Iterable[int] | None) -> NDArray[np.int64]:
+    """The frames the tracker steps through, in order; every detection's frame must be one of them."""
+    if frames is None:
+        if len(frame_of_row) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.arange(frame_of_row.min(), frame_of_row.max() + 1, dtype=np.int64)
+    steps = np.unique(np.fromiter((int(f) for f in frames), dtype=np.int64))
+    outside = frame_of_row[~np.isin(frame_of_row, steps)]
+    if len(outside):
+        first = int(outside.min())
+        raise InputError(f"a detection in frame {first}, which is not one of the given frames", field="frame")
+    return steps
 
 
 def _empty_tracks() -> pd.DataFrame:
