@@ -29,14 +29,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cvops.benchmark.evaluate import ClipConfig, track_clip
+from cvops.benchmark.evaluate import ClipConfig, benchmark_tracker, track_clip
 from cvops.cleaning import VideoInfo, clean_match
 from cvops.labels import LabelStore, interpolate_keyframes
 from cvops.metrics import evaluate_sequence, weighted_error
 from cvops.model import TrainConfig, train
 from cvops.model.dataset_folder import DatasetSample, decode_every_nth_frame, write_dataset_folder
 from cvops.synth import SynthConfig, generate_store
-from cvops.tracking import TrackerConfig
 from cvops.tracking.mot import read_mot_detections
 
 EVERY = 5
@@ -100,7 +99,7 @@ def run_seed(seed: int, arms: tuple[str, ...], epochs: int, defects: dict, work:
         config = TrainConfig(epochs=epochs, seed=seed, num_threads=1)
         result = train(root, config, log=lambda _: None)
         val_metrics = result.val_metrics or {}
-        tracker = TrackerConfig.at_operating_point(val_metrics.get("track_score_threshold"))
+        tracker = benchmark_tracker(val_metrics.get("track_score_threshold"))
         tracks = track_clip(result.model, frames, images, CLIP, tracker)
         m = evaluate_sequence(gt[["frame", "id", "x", "y", "w", "h"]], tracks.rename(columns={"track_id": "id"}))
         results[which] = {

@@ -13,7 +13,6 @@ from cvops.metrics import ErrorWeights
 from cvops.model.export import load_torchscript
 from cvops.registry import Stage
 from cvops.selection import SPLIT_VAL, export_split
-from cvops.tracking import TrackerConfig
 from cvops_assets.automation import on_any_match_update
 from cvops_assets.cleaning import cleaned_tracks
 from cvops_assets.evaluation import score_match
@@ -102,7 +101,7 @@ def benchmark_results(
         catalog=catalog,
         label_store=label_store,
         video=video,
-        tracker=TrackerConfig.at_operating_point(threshold),
+        score_threshold=threshold,
         log=context.log,
     )
     row = result_row(model_version, current_generation(membership), metrics, n_frames)

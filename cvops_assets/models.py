@@ -12,7 +12,6 @@ from cvops.datasets import checkout_version, latest_version
 from cvops.metrics import combine
 from cvops.model import TrainConfig, export_torchscript, train
 from cvops.registry import ModelCard
-from cvops.tracking import TrackerConfig
 from cvops_assets.datasets import dataset_version
 from cvops_assets.evaluation import score_match
 from cvops_assets.executor import gpu_op_tags
@@ -100,8 +99,9 @@ def trained_model(
         )
     context.instance.add_dynamic_partitions(models_partitions.name, [version.version])
     val = result.val_metrics or {}
-    tracker = TrackerConfig.at_operating_point(val.get("track_score_threshold"))
-    tracking = _val_tracking(result.model, checkout, tracker, catalog, label_store, video, context)
+    tracking = _val_tracking(
+        result.model, checkout, val.get("track_score_threshold"), catalog, label_store, video, context
+    )
     return dg.MaterializeResult(
         metadata={
             "model_version": version.version,
@@ -125,7 +125,7 @@ def trained_model(
 def _val_tracking(
     model: torch.nn.Module,
     checkout: Path,
-    tracker: TrackerConfig,
+    score_threshold: float | None,
     catalog: CatalogResource,
     label_store: LabelStoreResource,
     video: VideoResource,
@@ -145,7 +145,7 @@ def _val_tracking(
             catalog=catalog,
             label_store=label_store,
             video=video,
-            tracker=tracker,
+            score_threshold=score_threshold,
             log=context.log,
         )[0]
         for m in matches

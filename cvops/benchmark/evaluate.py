@@ -41,6 +41,13 @@ class ClipConfig:
         return list(range(self.start, last + 1, self.stride))
 
 
+def benchmark_tracker(score_threshold: float | None) -> TrackerConfig:
+    """How the benchmark tracks a model: at its own operating point (its card's ``track_score_threshold``), with
+    the clip's roles as one kind of object. The benchmark scores identities, not roles, and a young model's role
+    for one player flickers between frames: that must not break the player's track."""
+    return TrackerConfig.at_operating_point(score_threshold, match_across_classes=True)
+
+
 def track_clip(
     model: torch.nn.Module,
     frames: Sequence[int],

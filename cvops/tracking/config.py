@@ -48,6 +48,10 @@ class TrackerConfig:
     """Position noise std as a fraction of box height (DeepSORT)."""
     kalman_velocity_weight: float = 1 / 160
     """Velocity noise std as a fraction of box height (DeepSORT)."""
+    match_across_classes: bool = False
+    """Let a track match detections of any class, and report the class its detections gave the most score to.
+    For classes that are roles of one kind of object (player, goalkeeper, referee), which a young detector
+    confuses from frame to frame; keep it off for different objects (a ball must not continue a player)."""
 
     def __post_init__(self) -> None:
         unit_fields = (

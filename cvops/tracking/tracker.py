@@ -17,7 +17,9 @@ Per frame, in order:
 6. **death**: lost tracks unmatched for more than ``max_lost`` frames are removed.
 
 Every stage solves a Hungarian assignment with a cost threshold, and a track only ever matches detections of
-its own class. Reported per frame: confirmed tracks matched in that frame, with their Kalman-corrected boxes.
+its own class, unless ``match_across_classes`` is set for classes that are roles of one kind of object (player,
+goalkeeper, referee): then a track's class is the one its detections gave the most score to. Reported per
+frame: confirmed tracks matched in that frame, with their Kalman-corrected boxes.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Track:
 
     track_id: int
     cls: int
+    """The class its detections gave the most score to (the birth class unless ``match_across_classes``)."""
+    class_scores: dict[int, float]
     mean: NDArray[np.float64]
     covariance: NDArray[np.float64]
     score: float
@@ -177,8 +181,17 @@ class OnlineTracker:
         self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]
     ) -> NDArray[np.float64]:
         track_boxes = np.array([t.box for t in tracks]).reshape(-1, 4)
-        track_classes = np.array([t.cls for t in tracks], dtype=np.int64)
-        return iou_cost(track_boxes, track_classes, detections.boxes[candidates], detections.classes[candidates])
+        track_classes, detection_classes = self._association_classes(tracks, detections, candidates)
+        return iou_cost(track_boxes, track_classes, detections.boxes[candidates], detection_classes)
+
+    def _association_classes(
+        self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The classes that must agree for a track and a detection to match: their own, or one shared class
+        when ``match_across_classes`` (a role that flickers between frames must not break a track)."""
+        if self.config.match_across_classes:
+            return np.zeros(len(tracks), dtype=np.int64), np.zeros(len(candidates), dtype=np.int64)
+        return np.array([t.cls for t in tracks], dtype=np.int64), detections.classes[candidates]
 
     def _fused_cost(
         self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]
@@ -198,8 +211,7 @@ class OnlineTracker:
             detections.measurements[candidates],
         )
         cost[with_embedding] = fuse_motion(appearance, gating, self._gate, self.config.embedding_weight)
-        track_classes = np.array([t.cls for t in tracks], dtype=np.int64)
-        cost[class_mismatch(track_classes, detections.classes[candidates])] = np.inf
+        cost[class_mismatch(*self._association_classes(tracks, detections, candidates))] = np.inf
         return cost
 
     # -- track life cycle --------------------------------------------------------------------------
@@ -220,6 +232,9 @@ class OnlineTracker:
                 track.mean, track.covariance, detections.measurements[index]
             )
             track.score = float(detections.scores[index])
+            cls = int(detections.classes[index])
+            track.class_scores[cls] = track.class_scores.get(cls, 0.0) + track.score
+            track.cls = max(track.class_scores, key=track.class_scores.__getitem__)
             track.last_frame = self._frame
             track.hits += 1
             if learn_appearance and detections.embeddings is not None:
@@ -240,13 +255,15 @@ class OnlineTracker:
         mean, covariance = self._kalman.initiate(detections.measurements[index])
         confirmed = self._frame == 1 or self.config.confirm_hits <= 1
         embedding = None if detections.embeddings is None else detections.embeddings[index].copy()
+        cls, score = int(detections.classes[index]), float(detections.scores[index])
         self._tracks.append(
             Track(
                 track_id=self._next_id,
-                cls=int(detections.classes[index]),
+                cls=cls,
+                class_scores={cls: score},
                 mean=mean,
                 covariance=covariance,
-                score=float(detections.scores[index]),
+                score=score,
                 embedding=embedding,
                 state=TrackState.TRACKED if confirmed else TrackState.TENTATIVE,
                 hits=1,

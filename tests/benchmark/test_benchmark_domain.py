@@ -13,8 +13,10 @@ from cvops.benchmark import (
     update_membership,
     verify_append_only,
 )
+from cvops.benchmark.evaluate import benchmark_tracker
 from cvops.benchmark.membership import empty_membership
 from cvops.metrics import ErrorWeights, combine, evaluate_sequence
+from cvops.tracking import TrackerConfig
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 
@@ -95,3 +97,10 @@ def test_promotion_decision() -> None:
     assert not worse.promote and "not 2% below" in worse.reason
     nothing = decide_promotion("new", "old", leaderboard(results[results.model_version == "new"], models=["new"]))
     assert not nothing.promote and "no benchmark samples" in nothing.reason
+
+
+def test_the_benchmark_tracks_people_of_any_role_at_the_models_operating_point() -> None:
+    tracker = benchmark_tracker(0.3)
+    assert (tracker.high_score, tracker.new_track_score) == (0.3, pytest.approx(0.4))
+    assert tracker.match_across_classes
+    assert benchmark_tracker(None) == TrackerConfig(match_across_classes=True)

@@ -301,3 +301,21 @@ def test_detections_outside_the_given_frames_are_rejected() -> None:
         track_sequence(dets, frames=[1, 3, 5])
     assert caught.value.field == "frame"
     assert track_sequence(dets.iloc[:0], frames=[1, 2]).empty
+
+
+def test_matching_across_classes_keeps_a_track_whose_class_flickers() -> None:
+    # Two players and a referee; a young detector calls the referee a player on every 3rd frame.
+    gt = as_gt(
+        linear(1, range(1, 31), (100, 100), (4, 0))
+        + linear(2, range(1, 31), (100, 400), (4, 0))
+        + linear(3, range(1, 31), (600, 250), (-4, 0), cls=2)
+    )
+    dets = without_embeddings(detections_of(gt))
+    dets.loc[(dets["gt_id"] == 3) & (dets["frame"] % 3 == 0), "cls"] = 0
+
+    strict = track_sequence(dets)
+    assert evaluate_sequence(gt, strict).num_gt_dets - len(strict) >= 10  # the referee's track keeps breaking
+
+    across = track_sequence(dets, TrackerConfig(match_across_classes=True))
+    assert evaluate_sequence(gt, across).id_switches == 0 and len(across) == 90
+    assert across.groupby("track_id")["cls"].agg(set).tolist() == [{0}, {0}, {2}]  # the class most given
