@@ -43,9 +43,13 @@ class ClipConfig:
 
 def benchmark_tracker(score_threshold: float | None) -> TrackerConfig:
     """How the benchmark tracks a model: at its own operating point (its card's ``track_score_threshold``), with
-    the clip's roles as one kind of object. The benchmark scores identities, not roles, and a young model's role
-    for one player flickers between frames: that must not break the player's track."""
-    return TrackerConfig.at_operating_point(score_threshold, match_across_classes=True)
+    the clip's roles as one kind of object and BoT-SORT's first stage.
+
+    The benchmark scores identities, not roles, and a young model's role for one player flickers between frames:
+    that must not break the player's track. Teammates wear one kit, and a model trained for minutes embeds them
+    alike: FairMOT's appearance-first matching then swaps them all the time, while BoT-SORT's lets appearance
+    decide only between overlapping boxes (docs/benchmarks.md, "Tracking a trained model's detections")."""
+    return TrackerConfig.at_operating_point(score_threshold, match_across_classes=True, first_stage="botsort")
 
 
 def track_clip(

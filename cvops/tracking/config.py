@@ -7,6 +7,8 @@ from typing import Any
 
 from cvops.errors import InputError
 
+FIRST_STAGES = ("fairmot", "botsort")
+
 
 @dataclass(frozen=True)
 class TrackerConfig:
@@ -48,6 +50,15 @@ class TrackerConfig:
     """Position noise std as a fraction of box height (DeepSORT)."""
     kalman_velocity_weight: float = 1 / 160
     """Velocity noise std as a fraction of box height (DeepSORT)."""
+    first_stage: str = "fairmot"
+    """How the high-score stage prices a pair when there are embeddings. ``fairmot``: mostly appearance, a
+    little motion, nothing outside the Kalman gate; it trusts the re-ID model. ``botsort`` (BoT-SORT):
+    ``1 - IoU``, lowered where the boxes overlap and look alike, matched up to ``1 - min_iou_first``;
+    appearance only breaks ties between nearby boxes, for a young re-ID model or look-alike objects."""
+    appearance_min_iou: float = 0.5
+    """``botsort``: appearance counts only for pairs overlapping more than this (BoT-SORT's proximity_thresh)."""
+    appearance_max_cost: float = 0.25
+    """``botsort``: ... and whose cosine distance is below this (BoT-SORT's appearance_thresh)."""
     match_across_classes: bool = False
     """Let a track match detections of any class, and report the class its detections gave the most score to.
     For classes that are roles of one kind of object (player, goalkeeper, referee), which a young detector
@@ -61,11 +72,14 @@ class TrackerConfig:
             "min_iou_low",
             "min_iou_tentative",
             "embedding_momentum",
+            "appearance_min_iou",
         )
         for name in unit_fields:
             self._require(0.0 <= getattr(self, name) <= 1.0, name, "must be between 0 and 1")
         self._require(0.0 < self.gate_probability < 1.0, "gate_probability", "must be strictly between 0 and 1")
         self._require(self.max_embedding_cost >= 0.0, "max_embedding_cost", "must be >= 0")
+        self._require(self.appearance_max_cost >= 0.0, "appearance_max_cost", "must be >= 0")
+        self._require(self.first_stage in FIRST_STAGES, "first_stage", f"must be one of {', '.join(FIRST_STAGES)}")
         self._require(self.low_score <= self.high_score, "low_score", "must not exceed high_score")
         self._require(self.confirm_hits >= 1, "confirm_hits", "must be >= 1")
         self._require(self.max_lost >= 0, "max_lost", "must be >= 0")

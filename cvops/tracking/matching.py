@@ -66,6 +66,23 @@ def cosine_distance(track_embeddings: NDArray[np.float64], detection_embeddings:
     return np.clip(1.0 - track_embeddings @ detection_embeddings.T, 0.0, 2.0)
 
 
+def iou_with_appearance(
+    iou_distance: NDArray[np.float64],
+    appearance_cost: NDArray[np.float64],
+    min_iou: float,
+    max_appearance_cost: float,
+) -> NDArray[np.float64]:
+    """BoT-SORT's cost: ``1 - IoU``, lowered to half the appearance cost for pairs whose boxes overlap by more
+    than ``min_iou`` and whose appearance cost is below ``max_appearance_cost``.
+
+    Appearance can only make a nearby pair cheaper, never pull a track to a far box, so a re-ID model that
+    cannot tell look-alikes apart (teammates in one kit, a model trained for minutes) does no harm, and one
+    that can breaks the ties between overlapping boxes. ``inf`` in ``iou_distance`` (other class) stays.
+    """
+    close = (iou_distance < 1.0 - min_iou) & (appearance_cost < max_appearance_cost)
+    return np.minimum(iou_distance, np.where(close, 0.5 * appearance_cost, np.inf))
+
+
 def fuse_motion(
     appearance_cost: NDArray[np.float64],
     gating_distances: NDArray[np.float64],

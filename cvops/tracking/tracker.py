@@ -34,7 +34,14 @@ from cvops.errors import InputError
 from cvops.tracking.boxes import xyah_to_xywh, xywh_to_xyah
 from cvops.tracking.config import TrackerConfig
 from cvops.tracking.kalman import KalmanBoxFilter, chi2_gate
-from cvops.tracking.matching import assign, class_mismatch, cosine_distance, fuse_motion, iou_cost
+from cvops.tracking.matching import (
+    assign,
+    class_mismatch,
+    cosine_distance,
+    fuse_motion,
+    iou_cost,
+    iou_with_appearance,
+)
 
 
 class TrackState(enum.Enum):
@@ -150,8 +157,11 @@ class OnlineTracker:
         """First stage; returns the detections and the tracks it left unmatched."""
         if detections.embeddings is None:
             return self._match_iou(tracks, detections, candidates, self.config.min_iou_first, learn_appearance=True)
-        cost = self._fused_cost(tracks, detections, candidates)
-        result = assign(cost, self.config.max_embedding_cost)
+        if self.config.first_stage == "botsort":
+            cost = self._iou_appearance_cost(tracks, detections, candidates)
+            result = assign(cost, 1.0 - self.config.min_iou_first)
+        else:
+            result = assign(self._fused_cost(tracks, detections, candidates), self.config.max_embedding_cost)
         self._apply(tracks, detections, candidates, result.matches, learn_appearance=True)
         remaining = candidates[result.unmatched_columns]
         unmatched = [tracks[i] for i in result.unmatched_rows]
@@ -192,6 +202,20 @@ class OnlineTracker:
         if self.config.match_across_classes:
             return np.zeros(len(tracks), dtype=np.int64), np.zeros(len(candidates), dtype=np.int64)
         return np.array([t.cls for t in tracks], dtype=np.int64), detections.classes[candidates]
+
+    def _iou_appearance_cost(
+        self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]
+    ) -> NDArray[np.float64]:
+        assert detections.embeddings is not None
+        appearance = np.ones((len(tracks), len(candidates)))
+        with_embedding = [row for row, t in enumerate(tracks) if t.embedding is not None]
+        if with_embedding and len(candidates):
+            stacked = np.stack([tracks[row].embedding for row in with_embedding])
+            appearance[with_embedding] = cosine_distance(stacked, detections.embeddings[candidates])
+        cfg = self.config
+        return iou_with_appearance(
+            self._iou_cost(tracks, detections, candidates), appearance, cfg.appearance_min_iou, cfg.appearance_max_cost
+        )
 
     def _fused_cost(
         self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]

@@ -102,5 +102,5 @@ def test_promotion_decision() -> None:
 def test_the_benchmark_tracks_people_of_any_role_at_the_models_operating_point() -> None:
     tracker = benchmark_tracker(0.3)
     assert (tracker.high_score, tracker.new_track_score) == (0.3, pytest.approx(0.4))
-    assert tracker.match_across_classes
-    assert benchmark_tracker(None) == TrackerConfig(match_across_classes=True)
+    assert tracker.match_across_classes and tracker.first_stage == "botsort"
+    assert benchmark_tracker(None) == TrackerConfig(match_across_classes=True, first_stage="botsort")
