@@ -45,7 +45,7 @@ def _phases(config: SynthConfig, index: int, workdir: Path) -> tuple[str, dict[s
     clock = _Clock()
     fixture = make_fixture(config, index)
     camera = Camera(config.width, config.height, fixture.stadium.view)
-    scene = build_scene(config, fixture, camera)
+    scene = build_scene(config, fixture)
     boxes = image_boxes(scene, camera)
     times["simulate"] = clock.lap()
     renderer = MatchRenderer(camera, fixture, scene, boxes, match_rng(config.seed, index, "render"))

@@ -113,6 +113,7 @@ class CleaningSettings(dg.Config):
     min_offset_z: float = _SYNC.min_z
     ghost_min_duration_s: float = _GHOSTS.min_duration_s
     ghost_support_ratio: float = _GHOSTS.support_ratio
+    ghost_confirm_iou_ratio: float = _GHOSTS.confirm_iou_ratio
     ghost_geometry_max_speed: float = _GHOSTS.geometry_max_speed
     agreement_iou: float = _AGREEMENT.iou_threshold
 
@@ -122,6 +123,7 @@ class CleaningSettings(dg.Config):
             ghosts=GhostConfig(
                 min_duration_s=self.ghost_min_duration_s,
                 support_ratio=self.ghost_support_ratio,
+                confirm_iou_ratio=self.ghost_confirm_iou_ratio,
                 geometry_max_speed=self.ghost_geometry_max_speed,
             ),
             agreement=AgreementConfig(iou_threshold=self.agreement_iou),

@@ -2,8 +2,9 @@
 
 Annotators place boxes only where a player's motion changes and the product interpolates in between. A player
 who leaves the pitch is not annotated until they come back, so the span between the exit keyframe and the
-re-entry keyframe is interpolated too: a box drifting slowly from the exit point to the entry point over an
-empty stretch of the image. Training on it teaches the model to see players where there are none.
+re-entry keyframe is interpolated too: a box gliding from the exit point to the entry point along the line,
+while the player himself stands off the pitch beside it, unlabelled, or out of the picture. Training on it teaches
+the model to see players where there are none.
 
 The unit of decision is a *span*: the interpolated rows strictly between two consecutive keyframes of a track
 (the keyframes themselves were placed by a person looking at the player and are kept). Two rules, documented
@@ -11,8 +12,11 @@ with their parameters in ``docs/cleaning.md``:
 
 * with predictions: a span is a ghost when predictions rarely confirm its boxes, compared with how often they
   confirm the keyframes of the same track (the detector's recall on this player; the match's when the track has
-  too few keyframes). A player the detector hardly ever sees (a goalkeeper a young model has not learned, a
-  far linesman) is therefore not judged by it: his unconfirmed spans say nothing about whether he was there.
+  too few keyframes). A prediction confirms a box when it overlaps it about as well as predictions overlap the
+  boxes a person placed on this player (half their typical IoU): the player standing off the pitch next to his
+  ghost box is detected, but the box glides past him, overlapping his detection far less than his keyframes do.
+  A player the detector hardly ever sees (a goalkeeper a young model has not learned, a far linesman) is not
+  judged by it: his unconfirmed spans say nothing about whether he was there.
   Frames where the box is mostly covered by another label are left out of that count: an occluded player is
   missed by any detector and is not a ghost.
 * without usable predictions: only the geometry is left, so a span is a ghost when it is long, slow, and both
@@ -40,15 +44,18 @@ class GhostConfig:
 
     Attributes:
         roles: label roles whose spans are examined (people; the ball is interpolated by design).
-        min_iou: a prediction confirms a label box when their IoU is at least this. Low on purpose: a
-            person's box around a distant player is a few pixels off the detector's, and a ghost has no
-            prediction near it at all, so any real overlap is evidence of a player.
+        min_iou: a prediction is assigned to a label box (one to one per frame) from this IoU up, and never
+            confirms it below. Low on purpose: a person's box around a distant player is a few pixels off the
+            detector's.
+        confirm_iou_ratio: an assigned prediction confirms a row when its IoU is at least this share of the
+            row's reference IoU: the median IoU of its track's unoccluded keyframes (the match's median while
+            the track has fewer than ``min_track_keyframes``), for a span's rows at most the better of the
+            span's own two keyframes. So confirmation adapts to box size, annotator and detector, and a ghost
+            box beside the player it stands for is not confirmed by his detection.
         occlusion_cover: a label box covered by another label over at least this share of its area is
-            occluded,
-            and its frame is not counted for or against the span.
+            occluded, and its frame is not counted for or against the span.
         min_duration_s: spans shorter than this are never ghosts: a detector misses a player for a second now
-            and
-            then, and a player who steps off the pitch is off for longer.
+            and then, and a player who steps off the pitch is off for longer.
         min_coverage: the prediction rule needs predictions on at least this share of the span's frames.
         support_ratio: a span is a ghost when the share of its (unoccluded, covered) frames confirmed by a
             prediction is below ``support_ratio`` times its track's keyframe confirmation rate.
@@ -57,8 +64,10 @@ class GhostConfig:
             keyframes are confirmed less often than this is judged by the geometric rule too.
         min_track_keyframes: a track's own confirmation rate is used once this many of its keyframes are
             unoccluded and covered by predictions; below that, the match's rate stands in.
+        trim_iou_ratio: ... and keeps an end row of a ghost span (``trim_confirmed_ends``) only while its IoU is at
+            least this share of the reference: as good as a keyframe, not merely overlapping.
         trim_confirmed_ends: keep the interpolated rows right after the exit keyframe and right before the
-            re-entry keyframe for as long as predictions still confirm them (the player is still in view).
+            re-entry keyframe for as long as predictions still confirm them (the player is still there).
         border_margin: a keyframe box is "at the border" when an edge is within this share of the image's
             shorter side of the image edge (0.015: 5 px at 360p, 16 px at 1080p). Boxes cut by the border are
             small, so the margin is not relative to the box.
@@ -76,7 +85,9 @@ class GhostConfig:
     support_ratio: float = 0.5
     min_baseline: float = 0.4
     min_track_keyframes: int = 4
+    confirm_iou_ratio: float = 0.5
     trim_confirmed_ends: bool = True
+    trim_iou_ratio: float = 0.8
     border_margin: float = 0.015
     geometry_min_duration_s: float = 2.0
     geometry_max_speed: float = 0.25
@@ -191,7 +202,8 @@ def find_ghosts(
     video_frames = frames + offset
     predicted_frames = np.unique(predictions["frame"].to_numpy(dtype=np.int64))
     covered = np.isin(video_frames, predicted_frames) & people
-    matched = np.zeros(len(labels), dtype=bool)
+    iou = np.zeros(len(labels), dtype=np.float64)
+    assigned_any = np.zeros(len(labels), dtype=bool)
     occluded = np.zeros(len(labels), dtype=bool)
     if covered.any():
         idx = np.flatnonzero(people)
@@ -202,10 +214,15 @@ def find_ghosts(
             predictions[list(BOX_COLUMNS)].to_numpy(dtype=np.float64),
             min_iou=config.min_iou,
         )
-        matched[idx] = assigned.matched
+        assigned_any[idx] = assigned.matched
+        iou[idx] = assigned.iou
         occluded[idx] = max_cover_by_others(frames[idx], boxes[idx]) >= config.occlusion_cover
 
     keyframes = labels["is_keyframe"].to_numpy(dtype=bool) & covered & ~occluded
+    first = spans["first_row"].to_numpy()
+    last = spans["last_row"].to_numpy()
+    reference = _reference_iou(labels["track_id"].to_numpy(), iou, keyframes & assigned_any, first, last, config)
+    matched = assigned_any & (iou >= np.maximum(config.min_iou, config.confirm_iou_ratio * reference))
     baseline = float(matched[keyframes].mean()) if keyframes.any() else float("nan")
     trusted = bool(keyframes.any()) and baseline >= config.min_baseline
     if covered.any() and not trusted:
@@ -215,8 +232,6 @@ def find_ghosts(
             "ghosts were judged from the geometry alone"
         )
 
-    first = spans["first_row"].to_numpy()
-    last = spans["last_row"].to_numpy()
     n_rows = last - first + 1
 
     counted = covered & ~(occluded & ~matched)
@@ -256,7 +271,7 @@ def find_ghosts(
 
     removed_parts: list[np.ndarray] = []
     n_removed = np.zeros(len(spans), dtype=np.int64)
-    confirmed = matched & covered
+    confirmed = matched & covered & (iou >= config.trim_iou_ratio * reference)
     for i in np.flatnonzero(is_ghost):
         lo, hi = int(first[i]), int(last[i]) + 1
         if config.trim_confirmed_ends and ghost_pred[i]:
@@ -285,6 +300,31 @@ def find_ghosts(
     )
     removed = np.concatenate(removed_parts) if removed_parts else np.zeros(0, np.int64)
     return GhostReport(result, removed, baseline, trusted, messages)
+
+
+def _reference_iou(
+    tracks: np.ndarray, iou: np.ndarray, reference: np.ndarray, first: np.ndarray, last: np.ndarray, config: GhostConfig
+) -> np.ndarray:
+    """Per row: how well predictions overlap the boxes a person placed there, which its own IoU is judged by.
+
+    That is the median IoU of the track's
+    ``reference`` rows (its assigned, unoccluded keyframes; the match's when the track has fewer than
+    ``min_track_keyframes``). For the interior of a span (rows ``first[i]..last[i]``) it is at most the better of
+    the span's own two keyframes: where even those overlap the detector poorly (a tiny box drawn a few pixels
+    off), the interpolation between them cannot be expected to do better. Relative, because how well a correct
+    label overlaps a prediction depends on the box size, the annotator and the detector, while a ghost box beside
+    the player it stands for overlaps his detection much less than his own keyframes do.
+    """
+    per_track = pd.DataFrame({"track_id": tracks[reference], "iou": iou[reference]}).groupby("track_id")["iou"]
+    medians = per_track.median().reindex(tracks).to_numpy()
+    counts = per_track.size().reindex(tracks, fill_value=0).to_numpy()
+    match_median = float(np.median(iou[reference])) if reference.any() else 0.0
+    typical = np.where(counts >= config.min_track_keyframes, medians, match_median)
+    lengths = last - first + 1
+    interior = np.repeat(first - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
+    span_reference = np.minimum(typical[first - 1], np.maximum(iou[first - 1], iou[last + 1]))
+    typical[interior] = np.repeat(span_reference, lengths)
+    return typical
 
 
 def _track_baselines(

@@ -2,7 +2,7 @@
 
 Annotators place a box only where a player's motion changes; the product shows every other frame by linear
 interpolation between the two surrounding keyframes of the track. We reproduce that faithfully, ghosts included:
-when a player leaves the image and comes back, the span between the exit and re-entry keyframes is interpolated too,
+when a player leaves the pitch and comes back, the span between the exit and re-entry keyframes is interpolated too,
 and it is the cleaning stage's job (``cvops.cleaning``) to find and remove it. Doing the cleaning here would hide
 from the catalog what the product really showed.
 """

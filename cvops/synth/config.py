@@ -54,8 +54,10 @@ class SynthConfig:
     Video: ``seconds`` of ``width`` x ``height`` at ``fps`` (exact, may be a fraction), H.264 with a keyframe every
     ``gop`` frames; ``hls`` adds an HLS VOD copy cut into ``hls_segment_seconds`` segments.
     Defects: a share ``shifted_share`` (< 1) of matches has labels shifted by a non-zero offset of at most
-    ``max_sync_offset`` frames; each match has ``ghosts_per_match`` (inclusive range) players who leave the image
-    for ``ghost_off_seconds`` (range) and come back.
+    ``max_sync_offset`` frames; each match has ``ghosts_per_match`` (inclusive range) players who step off the
+    pitch for ``ghost_off_seconds`` (range), waiting ``ghost_off_pitch_m`` (range) beyond the near touchline, and
+    come back. At the default size the picture ends about 5 m beyond that line: the default distances keep them
+    in it, unlabelled next to their ghost box, as a broadcast camera does; larger ones take them out of it.
     Annotation: keyframes are dense enough that linear interpolation stays within ``keyframe_tolerance_px`` of the
     truth, and each keyframe carries Gaussian placement noise of ``label_noise_px``.
     Detector: misses ``det_miss_rate`` of the players (more when small or occluded) and ``det_ball_miss_rate`` of
@@ -77,6 +79,7 @@ class SynthConfig:
     max_sync_offset: int = 4
     ghosts_per_match: tuple[int, int] = (1, 3)
     ghost_off_seconds: tuple[float, float] = (2.0, 5.0)
+    ghost_off_pitch_m: tuple[float, float] = (1.5, 4.0)
     keyframe_tolerance_px: float = 1.0
     label_noise_px: float = 0.8
     det_miss_rate: float = 0.06
@@ -105,6 +108,7 @@ class SynthConfig:
                 f"0 <= lo <= hi <= {MAX_GHOSTS} (two wide players per team)",
             ),
             (0 < self.ghost_off_seconds[0] <= self.ghost_off_seconds[1], "ghost_off_seconds", "0 < lo <= hi"),
+            (0 < self.ghost_off_pitch_m[0] <= self.ghost_off_pitch_m[1], "ghost_off_pitch_m", "0 < lo <= hi"),
             (self.keyframe_tolerance_px > 0, "keyframe_tolerance_px", "must be positive"),
             (self.label_noise_px >= 0, "label_noise_px", "must be >= 0"),
             (0 <= self.det_miss_rate < 1, "det_miss_rate", "must be in [0, 1)"),

@@ -1,14 +1,16 @@
 """The truth, the human labels with their defects, and the detector's output, all from one simulated match.
 
-Truth: for every video frame, the box of every actor visible in the image (clipped to the image).
+Truth: for every video frame, the box (clipped to the image) of every actor the product's annotation policy
+labels: everybody visible in the image, except a player who has stepped off the pitch (``Scene.off_pitch``).
 
 Labels imitate the product's corrected annotations:
 - **Keyframes only where motion changes.** For every stretch in which an actor is visible, the annotator keeps
   the first and last frame and as few frames in between as needed for linear interpolation to stay within
   ``keyframe_tolerance_px`` of the truth (Ramer-Douglas-Peucker on the box track with a max-abs error, which
   puts keyframes exactly where the velocity changes), then places each keyframe with Gaussian noise.
-- **Ghosts.** An actor who leaves the image has no keyframes while away, but the product interpolates between
-  the last keyframe before the exit and the first after the re-entry, creating boxes where nobody is. The truth
+- **Ghosts.** A player who steps off the pitch (or out of the image) has no keyframes while away, but the
+  product interpolates between the last keyframe before the exit and the first after the re-entry, creating
+  boxes where nobody labelled is: along the touchline, beside the real player standing off the pitch. The truth
   lists those label frames: the frames strictly between the two keyframes.
 - **Out of sync.** A share of matches has labels shifted by ``k != 0`` frames. Public convention: label frame
   ``f`` shows video frame ``f + k``, so the box written at label frame ``f`` is the truth of video frame
@@ -54,7 +56,7 @@ def sync_offset(config: SynthConfig, index: int) -> int:
 
 def truth_table(scene: Scene, boxes: ImageBoxes) -> pd.DataFrame:
     """Visible truth boxes per video frame, ordered by frame then track id."""
-    frame_index, actor_index = np.nonzero(boxes.visible)
+    frame_index, actor_index = np.nonzero(labelled(scene, boxes))
     clipped = boxes.clipped[frame_index, actor_index]
     track_ids = np.array([a.track_id for a in scene.actors])
     roles = np.array([a.role for a in scene.actors])
@@ -70,6 +72,11 @@ def truth_table(scene: Scene, boxes: ImageBoxes) -> pd.DataFrame:
         },
         columns=BOX_COLUMNS,
     )
+
+
+def labelled(scene: Scene, boxes: ImageBoxes) -> np.ndarray:
+    """``(n_frames, n_actors)``: who the annotation policy labels in each video frame (see the module docstring)."""
+    return boxes.visible & ~scene.off_pitch
 
 
 def simplify_track(track: np.ndarray, tolerance: float) -> np.ndarray:
@@ -124,9 +131,10 @@ def annotate(config: SynthConfig, index: int, scene: Scene, boxes: ImageBoxes, c
     shown = np.clip(np.arange(n) + offset, 0, n - 1)  # label frame f (index f - 1) shows this video index
     rows: list[tuple[np.ndarray, int, str, np.ndarray]] = []
     ghosts: list[tuple[int, int, int]] = []
+    labelled_now = labelled(scene, boxes)
     for actor_index, actor in enumerate(scene.actors):
         label_boxes = boxes.clipped[shown, actor_index]
-        runs = _runs(boxes.visible[shown, actor_index])
+        runs = _runs(labelled_now[shown, actor_index])
         for start, end in runs:
             keys = start + simplify_track(label_boxes[start : end + 1], config.keyframe_tolerance_px)
             rows.append((keys + 1, actor.track_id, actor.role, label_boxes[keys]))

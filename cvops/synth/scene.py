@@ -11,8 +11,10 @@ Who goes where:
   is nearest to the ball chase it, so players bunch and cross each other (a tracker can swap identities there);
 - goalkeepers stay in front of their goal, the referee follows play, assistant referees run along a touchline;
 - everybody stays on the pitch (clamped to a 1 m margin), except **ghost** players: 1-3 wide players per match
-  run off across the near touchline until they are out of the image, spend a few seconds there moving along the
-  line, and come back in elsewhere. Their invisible stretch is what the product turns into a ghost box.
+  step off across the near touchline, wait a few seconds a few metres beyond it (still in the picture by
+  default) while moving along the line, and come back in elsewhere. The product's annotators leave a player
+  off the pitch unlabelled (``Scene.off_pitch``), and the product interpolates across that stretch: a ghost box
+  gliding along the line from the exit to the re-entry, beside the real, unlabelled player.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ FORMATION = np.array(
     [[4, 34], [24, 10], [20, 27], [20, 41], [24, 58], [42, 10], [38, 27], [38, 41], [42, 58], [57, 26], [57, 42]],
     dtype=np.float64,
 )
-# Formation slots on the near flank: the players who may run off the image (ghost candidates).
+# Formation slots on the near flank: the players who may step off the pitch (ghost candidates).
 NEAR_FLANK_SLOTS = (4, 8)
 N_SKIN_TONES = 4
 # Objects other than ghosts are clamped into the pitch plus this margin (metres) so they never leave the image.
@@ -72,6 +74,7 @@ class Scene:
 
     actors: tuple[Actor, ...]
     positions: np.ndarray  # (n_frames, n_actors, 2) metres
+    off_pitch: np.ndarray  # (n_frames, n_actors) bool: a player who has stepped off the pitch (not labelled)
 
     @property
     def n_frames(self) -> int:
@@ -152,21 +155,26 @@ def _shifted_anchors(anchors: np.ndarray, ball: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GhostPlan:
-    """When a wide player runs off the image, how long they stay out and where they come back."""
+    """When a wide player steps off the pitch, how far beyond the line he waits, for how long, where he returns."""
 
     leave_frame: int
     out_speed: float
     off_frames: int
     drift_m: float
     back_speed: float
+    off_pitch_m: float
+
+    @property
+    def wait_y(self) -> float:
+        return PITCH_WIDTH + self.off_pitch_m
 
 
 def _with_ghost(
-    plan: GhostPlan, exit_y: float, fps: float, normal: Callable[[int, np.ndarray], Leg]
+    plan: GhostPlan, fps: float, normal: Callable[[int, np.ndarray], Leg]
 ) -> Callable[[int, np.ndarray], Leg]:
-    """Wrap a planner: from ``plan.leave_frame`` on, run off the image, drift along the line, run back in."""
+    """Wrap a planner: from ``plan.leave_frame`` on, step off the pitch, drift along the line, run back in."""
     forced: list[Callable[[np.ndarray], Leg]] = [
-        lambda pos: _toward(pos, np.array([pos[0], exit_y]), plan.out_speed, fps, round(0.3 * fps), 30.0),
+        lambda pos: _toward(pos, np.array([pos[0], plan.wait_y]), plan.out_speed, fps, round(0.3 * fps), 30.0),
         lambda pos: _drift_along_line(pos, plan, fps),
         lambda pos: _toward(pos, np.array([pos[0], PITCH_WIDTH - 6.0]), plan.back_speed, fps, round(0.3 * fps), 30.0),
     ]
@@ -188,64 +196,54 @@ def _with_ghost(
 
 
 def _drift_along_line(position: np.ndarray, plan: GhostPlan, fps: float) -> Leg:
-    """Out of the image, move along the touchline by ``plan.drift_m``, but stay level with the pitch so the
+    """Off the pitch, move along the touchline by ``plan.drift_m``, but stay level with the pitch so the
     player comes back in onto the pitch, not beside it."""
     target_x = float(np.clip(position[0] + plan.drift_m, 3.0, PITCH_LENGTH - 3.0))
     return Leg(np.array([(target_x - position[0]) * fps / plan.off_frames, 0.0]), plan.off_frames, round(0.3 * fps))
 
 
-def ghost_exit_y(camera: Camera) -> float:
-    """Ground ``Y`` beyond the near touchline where a standing figure is wholly below the image (plus 1.5 m)."""
-    lo, hi = PITCH_WIDTH, PITCH_WIDTH + 200.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        point = np.array([PITCH_LENGTH / 2, mid])
-        top = camera.project(point)[1] - camera.figure_height_px(point)
-        lo, hi = (lo, mid) if top > camera.height + 2 else (mid, hi)
-    return hi + 1.5
-
-
-def _plan_ghosts(config: SynthConfig, camera: Camera, n: int, rng: np.random.Generator) -> dict[int, GhostPlan]:
+def _plan_ghosts(config: SynthConfig, n: int, rng: np.random.Generator) -> dict[int, GhostPlan]:
     """Ghost plans keyed by (team 0/1, flank slot) index ``2 * slot_rank + team``, only those that fit the clip."""
     fps = float(config.frame_rate)
     lo, hi = config.ghosts_per_match
     count = int(rng.integers(lo, hi + 1))
     candidates = rng.permutation(2 * len(NEAR_FLANK_SLOTS))[:count]
-    exit_y = ghost_exit_y(camera)
     plans: dict[int, GhostPlan] = {}
     for candidate in candidates:
         out_speed = float(rng.uniform(5.0, 7.0))
         back_speed = float(rng.uniform(5.0, 7.0))
         off_s = float(rng.uniform(*config.ghost_off_seconds))
         drift = float(rng.choice([-1, 1]) * rng.uniform(6.0, 18.0))
+        off_pitch_m = float(rng.uniform(*config.ghost_off_pitch_m))
         # Wide players stay at Y >= 54, so the run out is at most this long; the run back is shorter.
-        run_s = (exit_y - 54.0) / out_speed + (exit_y - PITCH_WIDTH + 6.0) / back_speed + 1.0
+        run_s = (PITCH_WIDTH + off_pitch_m - 54.0) / out_speed + (off_pitch_m + 6.0) / back_speed + 1.0
         latest_leave_s = n / fps - run_s - off_s - 1.0
         if latest_leave_s < 0.5:
             continue
         leave_s = float(rng.uniform(0.5, latest_leave_s))
         plans[int(candidate)] = GhostPlan(
-            round(leave_s * fps), out_speed, max(1, round(off_s * fps)), drift, back_speed
+            round(leave_s * fps), out_speed, max(1, round(off_s * fps)), drift, back_speed, off_pitch_m
         )
     return plans
 
 
-def build_scene(config: SynthConfig, fixture: Fixture, camera: Camera) -> Scene:
+def build_scene(config: SynthConfig, fixture: Fixture) -> Scene:
     """Simulate one match: actors and their ground positions at every video frame."""
     rng = match_rng(config.seed, fixture.index, "scene")
     n = config.n_frames
     fps = float(config.frame_rate)
     ball = _ball_track(n, fps, rng)
-    ghosts = _plan_ghosts(config, camera, n, rng)
-    exit_y = ghost_exit_y(camera)
+    ghosts = _plan_ghosts(config, n, rng)
     kits = fixture.kits
 
     actors: list[Actor] = []
     tracks: list[np.ndarray] = []
+    off_pitch: list[np.ndarray] = []
 
-    def add(role: str, team: str, kit: Kit | None, track: np.ndarray) -> None:
+    def add(role: str, team: str, kit: Kit | None, track: np.ndarray, off: np.ndarray | None = None) -> None:
         actors.append(Actor(len(actors) + 1, role, team, kit, int(rng.integers(N_SKIN_TONES))))
         tracks.append(track)
+        off_pitch.append(np.zeros(n, dtype=bool) if off is None else off)
 
     for team_index, (team, kit, keeper_kit) in enumerate(
         (("home", kits.home, kits.home_goalkeeper), ("away", kits.away, kits.away_goalkeeper))
@@ -257,10 +255,12 @@ def build_scene(config: SynthConfig, fixture: Fixture, camera: Camera) -> Scene:
             ghost_key = 2 * NEAR_FLANK_SLOTS.index(slot) + team_index if slot in NEAR_FLANK_SLOTS else -1
             planner = _player_planner(slot, anchors, ball, fps, rng, wide=ghost_key in ghosts)
             if ghost_key in ghosts:
-                planner = _with_ghost(ghosts[ghost_key], exit_y, fps, planner)
+                planner = _with_ghost(ghosts[ghost_key], fps, planner)
             start = anchor + rng.normal(0, 1.5, 2)
             track, free = _run_legs(start, n, fps, planner)
-            add("goalkeeper" if slot == 0 else "player", team, keeper_kit if slot == 0 else kit, _clamp(track, free))
+            track = _clamp(track, free)
+            role = "goalkeeper" if slot == 0 else "player"
+            add(role, team, keeper_kit if slot == 0 else kit, track, free & (track[:, 1] > PITCH_WIDTH))
 
     n_referees = int(rng.integers(1, 4))
     for official in range(n_referees):
@@ -274,7 +274,7 @@ def build_scene(config: SynthConfig, fixture: Fixture, camera: Camera) -> Scene:
         add("referee", "officials", kits.referee, _clamp(track, free))
 
     add("ball", "ball", None, ball)
-    return Scene(tuple(actors), np.stack(tracks, axis=1))
+    return Scene(tuple(actors), np.stack(tracks, axis=1), np.stack(off_pitch, axis=1))
 
 
 def _player_planner(

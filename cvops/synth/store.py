@@ -80,7 +80,7 @@ def generate_match(out: Path, config: SynthConfig, index: int) -> WrittenMatch:
     mid = match_id(index)
     fixture = make_fixture(config, index)
     camera = Camera(config.width, config.height, fixture.stadium.view)
-    scene = build_scene(config, fixture, camera)
+    scene = build_scene(config, fixture)
     boxes = image_boxes(scene, camera)
 
     renderer = MatchRenderer(camera, fixture, scene, boxes, match_rng(config.seed, index, "render"))

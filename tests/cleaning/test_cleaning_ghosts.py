@@ -154,3 +154,50 @@ def test_short_spans_and_other_roles_are_never_ghosts():
     report = find_ghosts(labels, preds, 0, VIDEO, GhostConfig(min_baseline=0.0))
     assert report.spans["track_id"].tolist() == [1]
     assert len(report.removed) == 0
+
+
+def beside(rows: pd.DataFrame, dy: float) -> pd.DataFrame:
+    """Predictions of a player standing ``dy`` px below each of ``rows``' boxes."""
+    return rows[["frame", "x", "y", "w", "h"]].assign(y=rows["y"] + dy, conf=0.9)
+
+
+def test_a_ghost_beside_the_real_player_off_the_pitch_is_still_a_ghost():
+    # Track 1 steps off the pitch at frame 100 and stands 40 px (half his height) beyond the line until he comes
+    # back at frame 250: his detections overlap the gliding ghost box at IoU 0.33, his keyframes at 1.0.
+    kf = keyframes((1, 1, 300, 300), (100, 1, 600, 300), (250, 1, 900, 300), (300, 1, 950, 300), (1, 2, 200, 500))
+    kf = pd.concat([kf, keyframes((300, 2, 900, 500))])
+    labels = prepare_labels(interpolate_keyframes(kf), "m1")[0]
+    on_pitch = labels[~((labels["track_id"] == 1) & labels["frame"].between(101, 249))]
+    ghost = labels[(labels["track_id"] == 1) & labels["frame"].between(101, 249)]
+    preds = pd.concat([beside(on_pitch, 0.0), beside(ghost, 40.0)])
+    report = find_ghosts(labels, preds, 0, VIDEO)
+    assert removed_rows(labels, report) == {(f, 1) for f in range(101, 250)}
+    # Any overlap confirming a row (the rule before it was relative to the keyframes) keeps the whole ghost.
+    absolute = find_ghosts(labels, preds, 0, VIDEO, GhostConfig(confirm_iou_ratio=0.0, trim_iou_ratio=0.0))
+    assert len(absolute.removed) == 0
+
+
+def test_ends_are_kept_only_while_they_agree_about_as_well_as_the_keyframes():
+    kf = keyframes((1, 1, 300, 300), (100, 1, 600, 300), (250, 1, 900, 300), (300, 1, 950, 300))
+    labels = prepare_labels(interpolate_keyframes(kf), "m1")[0]
+    ghost = labels[labels["frame"].between(101, 249)]
+    # The player drifts away from the ghost box by 2 px a frame after the exit keyframe (IoU 0.95, 0.9, ...).
+    drift = 2.0 * np.minimum(ghost["frame"] - 100, 250 - ghost["frame"]).to_numpy()
+    preds = pd.concat(
+        [beside(labels[~labels["frame"].between(101, 249)], 0.0), beside(ghost, 0.0).assign(y=ghost["y"] + drift)]
+    )
+    report = find_ghosts(labels, preds, 0, VIDEO)
+    kept = {f for f in range(101, 250)} - {f for f, _ in removed_rows(labels, report)}
+    # Kept while IoU >= 0.8 of the keyframes' 1.0, i.e. drift <= 8.9 px: frames 101-104 and 246-249.
+    assert kept == {101, 102, 103, 104, 246, 247, 248, 249}
+
+
+def test_a_span_drawn_as_poorly_as_its_own_keyframes_is_not_a_ghost():
+    # A far, small player whose annotator drew both keyframes of a long span a few pixels off (IoU ~0.3 with his
+    # detections), while his other keyframes agree well: the interpolation cannot do better than its keyframes.
+    kf = keyframes((1, 1, 300, 300), (50, 1, 320, 300), (100, 1, 340, 300), (250, 1, 400, 300), (300, 1, 420, 300))
+    labels = prepare_labels(interpolate_keyframes(kf), "m1")[0]
+    sloppy = labels["frame"].between(100, 250)
+    preds = pd.concat([beside(labels[~sloppy], 0.0), beside(labels[sloppy], 40.0)])
+    report = find_ghosts(labels, preds, 0, VIDEO)
+    assert len(report.removed) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvops.synth import SynthConfig
-from cvops.synth.labels import simplify_track, sync_offset
+from cvops.synth.camera import PITCH_WIDTH, Camera
+from cvops.synth.labels import detect, simplify_track, sync_offset, truth_table
+from cvops.synth.league import make_fixture
+from cvops.synth.scene import build_scene, image_boxes
 
 MATCH_IDS = ("m0000", "m0001", "m0002")
 
@@ -30,7 +34,7 @@ def _label_errors(interpolated: pd.DataFrame, truth: pd.DataFrame, offset: int, 
     ).max(axis=1)
 
 
-def test_ghosts_exist_and_are_exactly_the_invisible_interpolated_rows(
+def test_ghosts_exist_and_are_exactly_the_unlabelled_interpolated_rows(
     small_store: Path, small_truth: pd.DataFrame, small_config: SynthConfig, interpolate: Callable
 ) -> None:
     n = small_config.n_frames
@@ -53,8 +57,8 @@ def test_ghosts_exist_and_are_exactly_the_invisible_interpolated_rows(
         interpolated = interpolate(keyframes)
         shown = np.clip(interpolated["frame"] + offset, 1, n)
         has_truth = pd.MultiIndex.from_arrays([shown, interpolated["track_id"]]).isin(truth.index)
-        invisible_rows = set(zip(interpolated["frame"][~has_truth], interpolated["track_id"][~has_truth], strict=True))
-        assert invisible_rows == ghost_rows
+        unlabelled_rows = set(zip(interpolated["frame"][~has_truth], interpolated["track_id"][~has_truth], strict=True))
+        assert unlabelled_rows == ghost_rows
 
 
 def test_ghost_box_travels_from_exit_to_entry(small_store: Path, interpolate: Callable) -> None:
@@ -174,3 +178,27 @@ def test_simplify_track_keeps_interpolation_within_tolerance(
 def test_simplify_track_straight_line_needs_two_keyframes() -> None:
     track = np.stack([np.linspace(0, 50, 80), np.linspace(10, -3, 80)], axis=1)
     assert list(simplify_track(track, 0.5)) == [0, 79]
+
+
+def test_a_ghost_player_waits_off_the_pitch_in_the_picture_detected_but_not_labelled() -> None:
+    config = SynthConfig(n_matches=1, seconds=16, width=320, height=180, fps=10, seed=7, ghosts_per_match=(2, 2))
+    fixture = make_fixture(config, 0)
+    camera = Camera(config.width, config.height, fixture.stadium.view)
+    scene = build_scene(config, fixture)
+    boxes = image_boxes(scene, camera)
+    off = scene.off_pitch
+    frames, actors = np.nonzero(off)
+    assert len(set(actors)) == 2 and {scene.actors[a].role for a in actors} == {"player"}
+    assert (scene.positions[frames, actors, 1] > PITCH_WIDTH).all()
+    assert boxes.visible[off].all(), "the default distances keep him in the picture"
+
+    truth = truth_table(scene, boxes).set_index(["frame", "track_id"])
+    track_ids = np.array([a.track_id for a in scene.actors])
+    off_rows = pd.MultiIndex.from_arrays([frames + 1, track_ids[actors]])
+    assert not off_rows.isin(truth.index).any(), "the annotation policy does not label him"
+    detections = detect(config, 0, scene, boxes, camera)
+    seen = pd.MultiIndex.from_frame(detections[["frame", "track_id"]]).isin(off_rows)
+    assert seen.sum() >= 0.7 * len(off_rows), "but the detector sees him"
+
+    further = build_scene(dataclasses.replace(config, ghost_off_pitch_m=(12.0, 16.0)), fixture)
+    assert not image_boxes(further, camera).visible[further.off_pitch].all(), "far enough, he leaves the picture"

@@ -132,6 +132,7 @@ def test_truth_matches_columns(small_store: Path) -> None:
         ("shifted_share", 1.0),
         ("fps", "abc"),
         ("ghosts_per_match", (3, 1)),
+        ("ghost_off_pitch_m", (4.0, 1.5)),
         ("n_matches", 0),
     ],
 )
