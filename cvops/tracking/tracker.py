@@ -203,15 +203,24 @@ class OnlineTracker:
             return np.zeros(len(tracks), dtype=np.int64), np.zeros(len(candidates), dtype=np.int64)
         return np.array([t.cls for t in tracks], dtype=np.int64), detections.classes[candidates]
 
+    def _appearance_distances(
+        self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]
+    ) -> tuple[list[int], NDArray[np.float64]]:
+        """The rows of the tracks that have an appearance yet, and their cosine distances to the candidates (tracks
+        born in frames without embeddings have none)."""
+        assert detections.embeddings is not None
+        rows = [row for row, t in enumerate(tracks) if t.embedding is not None]
+        if not rows or len(candidates) == 0:
+            return rows, np.zeros((len(rows), len(candidates)))
+        stacked = np.stack([tracks[row].embedding for row in rows])
+        return rows, cosine_distance(stacked, detections.embeddings[candidates])
+
     def _iou_appearance_cost(
         self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]
     ) -> NDArray[np.float64]:
-        assert detections.embeddings is not None
         appearance = np.ones((len(tracks), len(candidates)))
-        with_embedding = [row for row, t in enumerate(tracks) if t.embedding is not None]
-        if with_embedding and len(candidates):
-            stacked = np.stack([tracks[row].embedding for row in with_embedding])
-            appearance[with_embedding] = cosine_distance(stacked, detections.embeddings[candidates])
+        rows, distances = self._appearance_distances(tracks, detections, candidates)
+        appearance[rows] = distances
         cfg = self.config
         return iou_with_appearance(
             self._iou_cost(tracks, detections, candidates), appearance, cfg.appearance_min_iou, cfg.appearance_max_cost
@@ -220,21 +229,17 @@ class OnlineTracker:
     def _fused_cost(
         self, tracks: list[Track], detections: _Detections, candidates: NDArray[np.intp]
     ) -> NDArray[np.float64]:
-        assert detections.embeddings is not None
         cost = np.full((len(tracks), len(candidates)), np.inf)
-        if len(tracks) == 0 or len(candidates) == 0:
-            return cost
-        with_embedding = [row for row, t in enumerate(tracks) if t.embedding is not None]
-        if not with_embedding:
-            return cost  # tracks born in frames without embeddings are left to the IoU rescue
-        chosen = [tracks[row] for row in with_embedding]
-        appearance = cosine_distance(np.stack([t.embedding for t in chosen]), detections.embeddings[candidates])
+        rows, appearance = self._appearance_distances(tracks, detections, candidates)
+        if not rows or len(candidates) == 0:
+            return cost  # tracks without an appearance are left to the IoU rescue
+        chosen = [tracks[row] for row in rows]
         gating = self._kalman.gating_distances(
             np.stack([t.mean for t in chosen]),
             np.stack([t.covariance for t in chosen]),
             detections.measurements[candidates],
         )
-        cost[with_embedding] = fuse_motion(appearance, gating, self._gate, self.config.embedding_weight)
+        cost[rows] = fuse_motion(appearance, gating, self._gate, self.config.embedding_weight)
         cost[class_mismatch(*self._association_classes(tracks, detections, candidates))] = np.inf
         return cost
 
