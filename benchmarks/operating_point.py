@@ -4,23 +4,25 @@
 
 Detects with the model on the match's clip (the benchmark's default: every 2nd of the first 300 frames) and prints
 the median confidence per class and the model's own operating point (its card). Then tracks those detections (one
-``clip_detections`` pass, as the benchmark does) at each ``--high``, with ``new_track_score`` 0.1 above it and the
-other knobs at their defaults, and scores the tracks against the synthetic truth (``_truth/<match>``).
+``clip_detections`` pass, as the benchmark does) through the clip's frames with the benchmark's tracker
+(``benchmark_tracker``) at each ``--high``, with ``new_track_score`` 0.1 above it, and scores the tracks against the
+synthetic truth (``_truth/<match>``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import pandas as pd
 
-from cvops.benchmark.evaluate import ClipConfig, clip_detections
+from cvops.benchmark.evaluate import ClipConfig, benchmark_tracker, clip_detections
 from cvops.metrics import evaluate_sequence
 from cvops.model.dataset_folder import decode_every_nth_frame
 from cvops.model.export import load_torchscript
 from cvops.registry import open_registry
 from cvops.settings import CvopsPaths
-from cvops.tracking import TrackerConfig, track_sequence
+from cvops.tracking import track_sequence
 
 
 def main() -> None:
@@ -49,7 +51,8 @@ def main() -> None:
     print("| high_score / new_track_score | FN / GT | FP / GT | ID switches | MOTA | HOTA |")
     print("|---|---|---|---|---|---|")
     for high in args.high:
-        tracks = track_sequence(people, TrackerConfig(high_score=high, new_track_score=high + 0.1), frames=frames)
+        tracker = dataclasses.replace(benchmark_tracker(None), high_score=high, new_track_score=high + 0.1)
+        tracks = track_sequence(people, tracker, frames=frames)
         m = evaluate_sequence(gt, tracks.rename(columns={"track_id": "id"})[["frame", "id", "x", "y", "w", "h"]])
         n = max(1, m.num_gt_dets)
         print(
