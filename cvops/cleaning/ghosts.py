@@ -64,10 +64,11 @@ class GhostConfig:
             keyframes are confirmed less often than this is judged by the geometric rule too.
         min_track_keyframes: a track's own confirmation rate is used once this many of its keyframes are
             unoccluded and covered by predictions; below that, the match's rate stands in.
-        trim_iou_ratio: ... and keeps an end row of a ghost span (``trim_confirmed_ends``) only while its IoU is at
-            least this share of the reference: as good as a keyframe, not merely overlapping.
         trim_confirmed_ends: keep the interpolated rows right after the exit keyframe and right before the
-            re-entry keyframe for as long as predictions still confirm them (the player is still there).
+            re-entry keyframe for as long as predictions still match them well (the player is still there).
+        trim_iou_ratio: "well" for ``trim_confirmed_ends``: an IoU of at least this share of the row's reference
+            IoU, as good as at a keyframe; right after the exit, a ghost box still overlaps the player who has
+            just crossed the line enough to be confirmed.
         border_margin: a keyframe box is "at the border" when an edge is within this share of the image's
             shorter side of the image edge (0.015: 5 px at 360p, 16 px at 1080p). Boxes cut by the border are
             small, so the margin is not relative to the box.
@@ -303,22 +304,22 @@ def find_ghosts(
 
 
 def _reference_iou(
-    tracks: np.ndarray, iou: np.ndarray, reference: np.ndarray, first: np.ndarray, last: np.ndarray, config: GhostConfig
+    tracks: np.ndarray, iou: np.ndarray, placed: np.ndarray, first: np.ndarray, last: np.ndarray, config: GhostConfig
 ) -> np.ndarray:
-    """Per row: how well predictions overlap the boxes a person placed there, which its own IoU is judged by.
+    """Per row: how well predictions overlap the boxes a person placed on this player, its own IoU's yardstick.
 
-    That is the median IoU of the track's
-    ``reference`` rows (its assigned, unoccluded keyframes; the match's when the track has fewer than
-    ``min_track_keyframes``). For the interior of a span (rows ``first[i]..last[i]``) it is at most the better of
-    the span's own two keyframes: where even those overlap the detector poorly (a tiny box drawn a few pixels
-    off), the interpolation between them cannot be expected to do better. Relative, because how well a correct
-    label overlaps a prediction depends on the box size, the annotator and the detector, while a ghost box beside
-    the player it stands for overlaps his detection much less than his own keyframes do.
+    That is the median IoU of the track's ``placed`` rows (its unoccluded keyframes that have a prediction; the
+    match's median when the track has fewer than ``min_track_keyframes``). For the interior of a span (rows
+    ``first[i]..last[i]``) it is at most the better of the span's own two keyframes: where even those overlap the
+    detector poorly (a tiny box drawn a few pixels off), the interpolation between them cannot do better.
+    Relative, because how well a correct label overlaps a prediction depends on the box size, the annotator and
+    the detector, while a ghost box beside the player it stands for overlaps his detection much less than his own
+    keyframes do.
     """
-    per_track = pd.DataFrame({"track_id": tracks[reference], "iou": iou[reference]}).groupby("track_id")["iou"]
+    per_track = pd.DataFrame({"track_id": tracks[placed], "iou": iou[placed]}).groupby("track_id")["iou"]
     medians = per_track.median().reindex(tracks).to_numpy()
     counts = per_track.size().reindex(tracks, fill_value=0).to_numpy()
-    match_median = float(np.median(iou[reference])) if reference.any() else 0.0
+    match_median = float(np.median(iou[placed])) if placed.any() else 0.0
     typical = np.where(counts >= config.min_track_keyframes, medians, match_median)
     lengths = last - first + 1
     interior = np.repeat(first - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())

@@ -55,7 +55,7 @@ def sync_offset(config: SynthConfig, index: int) -> int:
 
 
 def truth_table(scene: Scene, boxes: ImageBoxes) -> pd.DataFrame:
-    """Visible truth boxes per video frame, ordered by frame then track id."""
+    """The boxes the annotation policy labels (``labelled``) per video frame, ordered by frame then track id."""
     frame_index, actor_index = np.nonzero(labelled(scene, boxes))
     clipped = boxes.clipped[frame_index, actor_index]
     track_ids = np.array([a.track_id for a in scene.actors])
