@@ -37,10 +37,15 @@ from cvops.model.dataset_folder import write_dataset_folder
 from cvops.synth import SynthConfig, generate_store
 
 # The generator's defaults, and a stress profile: every match but the first out of sync by up to 5 frames
-# (0.2 s at 25 fps, the cleaning's search range), and 2-4 players per match off the pitch for 4-8 s.
+# (0.2 s at 25 fps, the cleaning's search range), and 2-4 players per match off the pitch for 4-8 s; and each half
+# of the stress profile alone, to tell which defect costs what.
+HEAVY_SYNC = {"shifted_share": 0.9, "max_sync_offset": 5}
+HEAVY_GHOSTS = {"ghosts_per_match": (2, 4), "ghost_off_seconds": (4.0, 8.0)}
 DEFECTS = {
     "default": {},
-    "heavy": {"shifted_share": 0.9, "max_sync_offset": 5, "ghosts_per_match": (2, 4), "ghost_off_seconds": (4.0, 8.0)},
+    "heavy": HEAVY_SYNC | HEAVY_GHOSTS,
+    "heavy-sync": HEAVY_SYNC,
+    "heavy-ghosts": HEAVY_GHOSTS,
 }
 
 
