@@ -9,8 +9,8 @@ frame, as the benchmark) and tracks those detections several ways, scoring each 
 * ``every video frame``: the tracker stepped through the frames between the clip's frames too (what
   ``track_sequence`` did before it took the clip's frames);
 * ``clip frames, one class per track``: ``TrackerConfig.at_operating_point`` of the model's threshold;
-* ``clip frames, roles as one kind`` (``benchmark_tracker``): FairMOT's first stage (appearance), BoT-SORT's
-  (IoU, appearance only between overlapping boxes), and no embeddings at all;
+* ``clip frames, roles as one kind``: FairMOT's first stage (appearance first), BoT-SORT's (IoU, appearance
+  only between overlapping boxes: ``benchmark_tracker``), and BoT-SORT's without embeddings (IoU only);
 * ``detections alone``: every detection above the operating point as its own track: the detector's FN and FP,
   with which no tracker can do better (its ID switches mean nothing).
 """
@@ -67,20 +67,22 @@ def main() -> None:
             combine(c.score(d, strict) for c, d in zip(clips, detections, strict=True)),
         ),
     ]
-    across = benchmark_tracker(threshold)
-    rows.append(
-        ("clip frames, roles as one kind", combine(c.score(d, across) for c, d in zip(clips, detections, strict=True)))
-    )
-    botsort = dataclasses.replace(across, first_stage="botsort")
-    rows.append(
-        ("... BoT-SORT first stage", combine(c.score(d, botsort) for c, d in zip(clips, detections, strict=True)))
-    )
-    rows.append(
+    benchmark = benchmark_tracker(threshold)
+    fairmot = dataclasses.replace(benchmark, first_stage="fairmot")
+    rows += [
         (
-            "clip frames, roles as one kind, no embeddings",
-            combine(c.score(d.drop(columns="embedding"), across) for c, d in zip(clips, detections, strict=True)),
-        )
-    )
+            "clip frames, roles as one kind, FairMOT first stage",
+            combine(c.score(d, fairmot) for c, d in zip(clips, detections, strict=True)),
+        ),
+        (
+            "clip frames, roles as one kind, BoT-SORT first stage (the benchmark's)",
+            combine(c.score(d, benchmark) for c, d in zip(clips, detections, strict=True)),
+        ),
+        (
+            "... without embeddings (IoU only)",
+            combine(c.score(d.drop(columns="embedding"), benchmark) for c, d in zip(clips, detections, strict=True)),
+        ),
+    ]
     alone = []
     for clip, found in zip(clips, detections, strict=True):
         kept = found[found["conf"] >= threshold]
