@@ -28,7 +28,7 @@ RUN python -m venv /opt/dvc && /opt/dvc/bin/pip install "dvc>=3.50" "dvc-s3>=3.2
 
 WORKDIR /app
 RUN pip install ${TORCH}
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY cvops ./cvops
 COPY cvops_resources ./cvops_resources
 COPY cvops_assets ./cvops_assets
