@@ -53,38 +53,29 @@ def main() -> None:
     print(f"seed {args.seed}, {args.epochs} epochs, operating point {threshold:.3f}, held out {', '.join(held_out)}")
     print("| tracking | weighted error | FN / GT | FP / GT | ID switches | HOTA |")
     print("|---|---|---|---|---|---|")
+    pairs = list(zip(clips, detections, strict=True))
+
+    def tracked(tracker: TrackerConfig, embeddings: bool = True) -> SequenceMetrics:
+        """The held-out clips' detections tracked through the clip's frames, scored together."""
+        return combine(c.score(d if embeddings else d.drop(columns="embedding"), tracker) for c, d in pairs)
+
     strict = TrackerConfig.at_operating_point(threshold)
-    rows: list[tuple[str, SequenceMetrics]] = [
-        (
-            "every video frame",
-            combine(
-                evaluate_sequence(c.truth, track_sequence(d, strict).rename(columns={"track_id": "id"}))
-                for c, d in zip(clips, detections, strict=True)
-            ),
-        ),
-        (
-            "clip frames, one class per track",
-            combine(c.score(d, strict) for c, d in zip(clips, detections, strict=True)),
-        ),
-    ]
     benchmark = benchmark_tracker(threshold)
-    fairmot = dataclasses.replace(benchmark, first_stage="fairmot")
-    rows += [
+    every_frame = combine(
+        evaluate_sequence(c.truth, track_sequence(d, strict).rename(columns={"track_id": "id"})) for c, d in pairs
+    )
+    rows: list[tuple[str, SequenceMetrics]] = [
+        ("every video frame", every_frame),
+        ("clip frames, one class per track", tracked(strict)),
         (
             "clip frames, roles as one kind, FairMOT first stage",
-            combine(c.score(d, fairmot) for c, d in zip(clips, detections, strict=True)),
+            tracked(dataclasses.replace(benchmark, first_stage="fairmot")),
         ),
-        (
-            "clip frames, roles as one kind, BoT-SORT first stage (the benchmark's)",
-            combine(c.score(d, benchmark) for c, d in zip(clips, detections, strict=True)),
-        ),
-        (
-            "... without embeddings (IoU only)",
-            combine(c.score(d.drop(columns="embedding"), benchmark) for c, d in zip(clips, detections, strict=True)),
-        ),
+        ("clip frames, roles as one kind, BoT-SORT first stage (the benchmark's)", tracked(benchmark)),
+        ("... without embeddings (IoU only)", tracked(benchmark, embeddings=False)),
     ]
     alone = []
-    for clip, found in zip(clips, detections, strict=True):
+    for clip, found in pairs:
         kept = found[found["conf"] >= threshold]
         alone.append(
             evaluate_sequence(clip.truth, kept.assign(id=np.arange(len(kept)))[["frame", "id", "x", "y", "w", "h"]])
