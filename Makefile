@@ -43,6 +43,7 @@ test: install lint validate
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 validate: install
 	$(BIN)/cvops init

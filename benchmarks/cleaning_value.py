@@ -30,7 +30,7 @@ from pathlib import Path
 
 from synthetic_league import LABEL_SETS, HeldOutClip, training_samples
 
-from cvops.benchmark.evaluate import benchmark_tracker
+from cvops.benchmark.scoring import benchmark_tracker
 from cvops.metrics import SequenceMetrics, combine, weighted_error
 from cvops.model import TrainConfig, train
 from cvops.model.dataset_folder import write_dataset_folder

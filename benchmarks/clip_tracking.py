@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from synthetic_league import HeldOutClip, training_samples
 
-from cvops.benchmark.evaluate import benchmark_tracker
+from cvops.benchmark.scoring import benchmark_tracker
 from cvops.metrics import SequenceMetrics, combine, evaluate_sequence, weighted_error
 from cvops.model import TrainConfig, train
 from cvops.model.dataset_folder import write_dataset_folder

@@ -35,7 +35,7 @@ import urllib3
 from PIL import Image
 
 from cvops.ffmpeg import ffmpeg_binary
-from cvops.video import Method, ReaderSettings, SampleCache, extract_frames
+from cvops.video import Method, ReaderSettings, SampleStore, extract_frames
 from cvops.video.codedvideo import CodedVideoSpec, write_coded_mp4
 from cvops.video.frame_table import FrameTable
 from cvops.video.framecode import read_frame_code
@@ -218,7 +218,7 @@ def run_library(
         note = ""
         try:
             result = extract_frames(
-                url, frames, SampleCache(store), fmt="jpg", quality=90, method=library_method, max_workers=workers,
+                url, frames, SampleStore(store), fmt="jpg", quality=90, method=library_method, max_workers=workers,
                 settings=settings,
             )  # fmt: skip
             exact = sum(code_of(s.path) == s.frame for s in result.samples)

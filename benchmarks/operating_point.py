@@ -16,7 +16,7 @@ import dataclasses
 
 import pandas as pd
 
-from cvops.benchmark.evaluate import ClipConfig, benchmark_tracker, clip_detections
+from cvops.benchmark.scoring import ClipConfig, benchmark_tracker, clip_detections
 from cvops.metrics import evaluate_sequence
 from cvops.model.dataset_folder import decode_every_nth_frame
 from cvops.model.export import load_torchscript

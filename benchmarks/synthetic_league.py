@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cvops.benchmark.evaluate import ClipConfig, clip_detections
+from cvops.benchmark.scoring import ClipConfig, clip_detections
 from cvops.cleaning import VideoInfo, clean_match
 from cvops.labels import LabelStore, interpolate_keyframes
 from cvops.metrics import SequenceMetrics, evaluate_sequence

@@ -1,14 +1,21 @@
-"""Where platform state lives, read from the environment (see ``shared/contracts.md``).
+"""Where platform state lives, read from the environment (the variables are listed in README.md).
 
 Everything cvops writes lives under one folder, ``CVOPS_HOME`` (default ``./.cvops``), so a user can move,
-back up or delete the whole platform state at once.
+back up or delete the whole platform state at once; the label store, the DVC remote and the model registry can
+live elsewhere. This is the only place that spells a state path: everything else asks :class:`CvopsPaths`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+HOME_ENV = "CVOPS_HOME"
+LABEL_STORE_ENV = "CVOPS_LABEL_STORE"
+DVC_REMOTE_ENV = "CVOPS_DVC_REMOTE"
+MODEL_REGISTRY_ENV = "CVOPS_MODEL_REGISTRY"
 
 
 @dataclass(frozen=True)
@@ -18,14 +25,23 @@ class CvopsPaths:
     home: Path
     label_store: Path
     dvc_remote: str
+    """A folder or ``s3://bucket/prefix``."""
+    model_registry: str
+    """A folder or ``s3://bucket/prefix``."""
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> CvopsPaths:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CvopsPaths:
         env = os.environ if environ is None else environ
-        home = Path(env.get("CVOPS_HOME", ".cvops")).expanduser().absolute()
-        label_store = Path(env.get("CVOPS_LABEL_STORE", home / "label-store")).expanduser().absolute()
-        dvc_remote = env.get("CVOPS_DVC_REMOTE", str(home / "dvc-remote"))
-        return cls(home=home, label_store=label_store, dvc_remote=dvc_remote)
+        home = Path(env.get(HOME_ENV, ".cvops")).expanduser().absolute()
+        label_store = Path(env.get(LABEL_STORE_ENV, home / "label-store")).expanduser().absolute()
+        dvc_remote = env.get(DVC_REMOTE_ENV, str(home / "dvc-remote"))
+        model_registry = env.get(MODEL_REGISTRY_ENV) or str(home / "models")
+        return cls(home=home, label_store=label_store, dvc_remote=dvc_remote, model_registry=model_registry)
+
+    @classmethod
+    def under(cls, home: str | Path) -> CvopsPaths:
+        """Every path under ``home``, whatever the environment says (tests, resources given a folder)."""
+        return cls.from_env({HOME_ENV: str(home)})
 
     @property
     def dagster_home(self) -> Path:
@@ -45,7 +61,18 @@ class CvopsPaths:
 
     @property
     def models(self) -> Path:
+        """The model registry's folder when it is local and not set elsewhere."""
         return self.home / "models"
+
+    @property
+    def models_cache(self) -> Path:
+        """Local copies of an S3 registry's files."""
+        return self.home / "models-cache"
+
+    @property
+    def checkouts(self) -> Path:
+        """Dataset versions checked out for training."""
+        return self.home / "checkouts"
 
     @property
     def reports(self) -> Path:

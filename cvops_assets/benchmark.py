@@ -7,15 +7,14 @@ import dagster as dg
 import pandas as pd
 
 from cvops.benchmark import decide_promotion, leaderboard, update_membership, verify_append_only
-from cvops.benchmark.evaluate import ClipConfig, result_row
 from cvops.benchmark.membership import current_generation, current_samples, empty_membership
+from cvops.benchmark.scoring import ClipConfig, result_row, score_match
 from cvops.metrics import ErrorWeights
 from cvops.model.export import load_torchscript
 from cvops.registry import Stage
 from cvops.selection import SPLIT_VAL, export_split
 from cvops_assets.automation import on_any_match_update
 from cvops_assets.cleaning import cleaned_tracks
-from cvops_assets.evaluation import score_match
 from cvops_assets.executor import gpu_op_tags
 from cvops_assets.models import trained_model
 from cvops_assets.partitions import model_match_partitions
@@ -54,7 +53,7 @@ def benchmark_samples(context: dg.AssetExecutionContext, catalog: CatalogResourc
 
 
 class BenchmarkClipSettings(dg.Config):
-    """Which frames of a sample are scored (see ``cvops.benchmark.evaluate.ClipConfig``)."""
+    """Which frames of a sample are scored (see ``cvops.benchmark.scoring.ClipConfig``)."""
 
     start: int = _CLIP.start
     length: int = _CLIP.length
@@ -94,15 +93,14 @@ def benchmark_results(
     registry = model_registry.registry()
     model = load_torchscript(registry.torchscript_path(model_version))
     threshold = registry.get(model_version).card.metrics.get("track_score_threshold")
+    match = catalog.read("matches", match_id).iloc[0]
     metrics, n_frames = score_match(
         model,
-        match_id,
+        int(match.n_frames),
+        catalog.read("cleaned_tracks", match_id),
         config.to_domain(),
-        catalog=catalog,
-        label_store=label_store,
-        video=video,
+        video.frame_reader(match.video, base_dir=label_store.store().root, log=context.log),
         score_threshold=threshold,
-        log=context.log,
     )
     row = result_row(model_version, current_generation(membership), metrics, n_frames)
     catalog.upsert("benchmark_results", pd.DataFrame([row]), key=["model_version"], match_id=match_id)

@@ -3,38 +3,37 @@
 from fractions import Fraction
 
 import dagster as dg
-import numpy as np
-import pandas as pd
-from PIL import Image
 
 from cvops.cleaning import CleaningConfig, VideoInfo, clean_match
 from cvops.cleaning.agreement import AgreementConfig
 from cvops.cleaning.ghosts import GhostConfig
 from cvops.cleaning.sync import SyncConfig
-from cvops.model import detect
 from cvops.model.export import load_torchscript
+from cvops.model.predict import (
+    PredictionConfig,
+    choose_prediction_source,
+    empty_predictions,
+    predict_frames,
+    prediction_frames,
+)
 from cvops_assets.executor import gpu_op_tags
 from cvops_assets.labels import raw_labels
 from cvops_assets.partitions import matches_partitions
 from cvops_resources import CatalogResource, LabelStoreResource, ModelRegistryResource, VideoResource
 
-_SYNC, _GHOSTS, _AGREEMENT = SyncConfig(), GhostConfig(), AgreementConfig()
-PREDICTION_BATCH = 32
+_SYNC, _GHOSTS, _AGREEMENT, _PREDICTIONS = SyncConfig(), GhostConfig(), AgreementConfig(), PredictionConfig()
 
 
 class PredictionsSettings(dg.Config):
-    """Where the predictions that judge the labels come from (see the asset's description)."""
+    """Where the predictions that judge the labels come from (see ``cvops.model.predict.PredictionConfig``)."""
 
-    prefer_production_model: bool = True
-    min_model_player_ap50: float = 0.8
-    """A production model judges labels only if its validation player AP50 (model card) reaches this."""
-    frame_step: int = 1
-    """Run the model on every frame_step-th frame (1: every frame; the ghost rule needs dense predictions)."""
-    conf_threshold: float = 0.1
-    """Keep the model's detections scoring at least this: the tracker's low score, well below a model's operating
-    point, because the ghost rule asks whether anybody is there at all, which wants recall. On the demo's
-    matches, cleaning with model m0001's detections from 0.35 / 0.2 / 0.1 up removed real rows with a ghost
-    precision of 0.56 / 0.74 / 0.79, all true ghosts found (``benchmarks/ghosts_vs_truth.py``)."""
+    prefer_production_model: bool = _PREDICTIONS.prefer_production_model
+    min_model_player_ap50: float = _PREDICTIONS.min_model_player_ap50
+    frame_step: int = _PREDICTIONS.frame_step
+    conf_threshold: float = _PREDICTIONS.conf_threshold
+
+    def to_domain(self) -> PredictionConfig:
+        return PredictionConfig(**self.model_dump())
 
 
 @dg.asset(
@@ -55,54 +54,39 @@ def match_predictions(
     video: VideoResource,
 ) -> dg.MaterializeResult:
     match_id = context.partition_key
+    settings = config.to_domain()
     registry = model_registry.registry()
-    production = registry.production() if config.prefer_production_model else None
-    model_note = ""
-    if production is not None:
-        ap50 = production.card.metrics.get("player_ap50", float("nan"))
-        if not ap50 >= config.min_model_player_ap50:
-            model_note = (
-                f"production model {production.version} not used: its validation player AP50 {ap50:.3f} is below "
-                f"{config.min_model_player_ap50}; "
-            )
-            production = None
-    if production is not None:
+    production = registry.production()
+    product_detections = label_store.detections(match_id)
+    source = choose_prediction_source(
+        production.version if production else None,
+        production.card.metrics.get("player_ap50") if production else None,
+        product_detections is not None,
+        settings,
+    )
+    if source.model_version is not None:
         match = catalog.read("matches", match_id).iloc[0]
-        frames = list(range(1, int(match.n_frames) + 1, config.frame_step))
-        extracted = video.extract(match.video, frames, base_dir=label_store.store().root, log=context.log)
-        model = load_torchscript(registry.torchscript_path(production.version))
-        detections = model_predictions(model, extracted.to_frame(), config.conf_threshold)
-        source, reason = f"model {production.version}", "the registry's production model, run on the match video"
-    elif (product := label_store.detections(match_id)) is not None:
-        detections = product
-        source, reason = "det.txt", model_note + "the product model's detections from the label store"
+        frames = prediction_frames(int(match.n_frames), settings)
+        extracted = video.extract(match.video, frames, base_dir=label_store.store().root, log=context.log).to_frame()
+        model = load_torchscript(registry.torchscript_path(source.model_version))
+        detections = predict_frames(
+            model, extracted["frame"].tolist(), extracted["path"].tolist(), settings.conf_threshold
+        )
+    elif product_detections is not None:
+        detections = product_detections
     else:
-        detections = pd.DataFrame(columns=["frame", "x", "y", "w", "h", "conf"])
-        source = "none"
-        reason = model_note + "no usable production model and no det.txt; model-based cleaning is skipped"
-    catalog.write("match_predictions", detections.assign(source=source), match_id)
-    context.log.info(f"match {match_id}: {len(detections)} predictions from {source}")
+        detections = empty_predictions()
+    catalog.write("match_predictions", detections.assign(source=source.label), match_id)
+    context.log.info(f"match {match_id}: {len(detections)} predictions from {source.label}")
     return dg.MaterializeResult(
         metadata={
-            "source": source,
-            "reason": reason,
+            "source": source.label,
+            "reason": source.reason,
             "predictions": len(detections),
             "frames_with_predictions": int(detections["frame"].nunique()),
             "dagster/row_count": len(detections),
         }
     )
-
-
-def model_predictions(model, samples: pd.DataFrame, conf_threshold: float) -> pd.DataFrame:
-    """Detections of ``model`` on the extracted frames (``frame, path``), as ``frame, x, y, w, h, conf``."""
-    rows = []
-    for start in range(0, len(samples), PREDICTION_BATCH):
-        batch = samples.iloc[start : start + PREDICTION_BATCH]
-        images = [np.asarray(Image.open(path).convert("RGB")) for path in batch["path"]]
-        for frame, found in zip(batch["frame"], detect(model, images, conf_threshold=conf_threshold), strict=True):
-            rows.append(found[["x", "y", "w", "h", "conf"]].assign(frame=int(frame)))
-    columns = ["frame", "x", "y", "w", "h", "conf"]
-    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
 
 
 class CleaningSettings(dg.Config):

@@ -7,13 +7,12 @@ import dagster as dg
 import pandas as pd
 import torch
 
-from cvops.benchmark.evaluate import ClipConfig
+from cvops.benchmark.scoring import ClipConfig, score_match
 from cvops.datasets import checkout_version, latest_version
 from cvops.metrics import combine
 from cvops.model import TrainConfig, export_torchscript, train
 from cvops.registry import ModelCard
 from cvops_assets.datasets import dataset_version
-from cvops_assets.evaluation import score_match
 from cvops_assets.executor import gpu_op_tags
 from cvops_assets.partitions import models_partitions
 from cvops_resources import (
@@ -137,19 +136,19 @@ def _val_tracking(
     matches = sorted(manifest.loc[manifest["split"] == "val", "match_id"].unique())
     if not matches:
         return {}
-    scored = [
-        score_match(
+    store_root = label_store.store().root
+    scored = []
+    for match_id in matches:
+        match = catalog.read("matches", match_id).iloc[0]
+        metrics, _ = score_match(
             model,
-            m,
+            int(match.n_frames),
+            catalog.read("cleaned_tracks", match_id),
             ClipConfig(),
-            catalog=catalog,
-            label_store=label_store,
-            video=video,
+            video.frame_reader(match.video, base_dir=store_root, log=context.log),
             score_threshold=score_threshold,
-            log=context.log,
-        )[0]
-        for m in matches
-    ]
+        )
+        scored.append(metrics)
     overall = combine(scored)
     return {"val_matches": len(matches), "val_mota": overall.mota, "val_idf1": overall.idf1, "val_hota": overall.hota}
 

@@ -11,18 +11,18 @@ from dataclasses import asdict
 import dagster as dg
 import pandas as pd
 
-from cvops_assets.partitions import matches_partitions
-from cvops_checks.gx_validation import ExpectationOutcome, outcomes_markdown
-from cvops_checks.label_suites import (
-    LabelCheckSettings,
+from cvops.expectations.label_suites import (
+    LabelCheckConfig,
     MatchGeometry,
     check_distribution,
     check_schema,
     check_values,
 )
+from cvops.expectations.runner import ExpectationOutcome, outcomes_markdown
+from cvops_assets.partitions import matches_partitions
 from cvops_resources import CatalogResource
 
-_DEFAULTS = LabelCheckSettings()
+_DEFAULTS = LabelCheckConfig()
 
 # Checks per partition are marked "preview" in Dagster 1.13; they are what makes a check's verdict belong to one
 # match (and block only that match's downstream), so we use them and silence the one warning they raise.
@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partiti
 
 
 class LabelChecksConfig(dg.Config):
-    """Thresholds of the label checks; see ``LabelCheckSettings`` for their meaning."""
+    """Thresholds of the label checks; see ``LabelCheckConfig`` for their meaning."""
 
     box_tolerance_px: float = _DEFAULTS.box_tolerance_px
     min_keyframes_per_track: int = _DEFAULTS.min_keyframes_per_track
@@ -67,7 +67,7 @@ def raw_labels_checks(context: dg.AssetCheckExecutionContext, config: LabelCheck
     labels = catalog.read("raw_labels", match_id)
     match = catalog.read("matches", match_id).iloc[0]
     geometry = MatchGeometry(n_frames=int(match.n_frames), width=int(match.width), height=int(match.height))
-    settings = LabelCheckSettings(**config.model_dump())
+    settings = LabelCheckConfig(**config.model_dump())
 
     outcomes = {"label_schema": check_schema(labels)}
     schema_ok = all(o.passed for o in outcomes["label_schema"])

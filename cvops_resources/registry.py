@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from cvops.catalog import Manifests
-from cvops.registry import ModelRegistry, default_registry_root, open_registry
+from cvops.registry import ModelRegistry, open_registry
 from cvops.settings import CvopsPaths
 
 
@@ -29,12 +27,11 @@ class ModelRegistryResource(dg.ConfigurableResource):
 
     def registry(self, actor: str | None = None) -> ModelRegistry:
         """The registry; ``actor`` is recorded in the audit log (e.g. ``dagster run <run_id>``)."""
-        home = Path(self.home) if self.home else CvopsPaths.from_env().home
-        root = self.root or (str(home / "models") if self.home else default_registry_root())
+        paths = CvopsPaths.under(self.home) if self.home else CvopsPaths.from_env()
         return open_registry(
-            root,
-            Manifests(home / "manifests") if self.write_catalog else None,
+            self.root or paths.model_registry,
+            Manifests(paths.manifests) if self.write_catalog else None,
             actor=actor,
-            cache_dir=home / "models-cache",
+            cache_dir=paths.models_cache,
             s3_endpoint_url=self.s3_endpoint_url,
         )

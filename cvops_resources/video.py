@@ -10,7 +10,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from cvops.video import ExtractionResult, ReaderSettings, SampleCache, extract_frames
+from cvops.benchmark.scoring import FrameReader
+from cvops.video import ExtractionResult, ReaderSettings, SampleStore, extract_frames
 from cvops.video.extract import progress_reporter
 
 
@@ -37,8 +38,8 @@ class VideoResource(dg.ConfigurableResource):
             s3_client_factory=self._s3_client,
         )
 
-    def sample_cache(self) -> SampleCache:
-        return SampleCache(self.samples_dir) if self.samples_dir else SampleCache.default()
+    def sample_store(self) -> SampleStore:
+        return SampleStore(self.samples_dir) if self.samples_dir else SampleStore.default()
 
     def extract(
         self,
@@ -53,7 +54,7 @@ class VideoResource(dg.ConfigurableResource):
         return extract_frames(
             video,
             frames,
-            self.sample_cache(),
+            self.sample_store(),
             fmt="jpg",
             quality=self.jpeg_quality,
             max_workers=self.max_workers,
@@ -61,6 +62,12 @@ class VideoResource(dg.ConfigurableResource):
             base_dir=base_dir,
             settings=self.settings(),
         )
+
+    def frame_reader(
+        self, video: str, *, base_dir: str | Path | None = None, log: dg.DagsterLogManager | None = None
+    ) -> FrameReader:
+        """Reads frames of ``video`` as RGB arrays, through the sample store (see ``cvops.benchmark.score_match``)."""
+        return lambda frames: self.extract(video, frames, base_dir=base_dir, log=log).images()
 
     def _s3_client(self) -> Any:
         from dagster_aws.s3 import S3Resource

@@ -17,9 +17,14 @@ import pandas as pd
 
 from cvops.catalog.manifests import Manifests
 from cvops.catalog.tables import TableSpec
+from cvops.errors import CvopsError
 from cvops.io import file_lock
 
 _VERSION_TABLE = "cvops_catalog_version"
+
+
+class CatalogQueryError(CvopsError):
+    """A query the catalog could not run (DuckDB's message: a typo in a table or column, bad SQL)."""
 
 
 class Catalog:
@@ -75,4 +80,7 @@ class Catalog:
         """Run a read-only query against the catalog."""
         self.refresh()
         with duckdb.connect(str(self.path), read_only=True) as con:
-            return con.execute(sql, parameters or []).df()
+            try:
+                return con.execute(sql, parameters or []).df()
+            except duckdb.Error as exc:
+                raise CatalogQueryError(str(exc).strip()) from None

@@ -10,7 +10,7 @@ Typical use::
     print(overall.hota, overall.idf1, weighted_error(overall))
 """
 
-from cvops.metrics.evaluation import IOU_THRESHOLD, SequenceMetrics, combine, evaluate_sequence
+from cvops.metrics.sequence_metrics import IOU_THRESHOLD, SequenceMetrics, combine, evaluate_sequence
 from cvops.metrics.weighted import ErrorWeights, weighted_error
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cvops.errors import InputError
-from cvops.metrics.evaluation import SequenceMetrics
+from cvops.metrics.sequence_metrics import SequenceMetrics
 
 
 @dataclass(frozen=True)

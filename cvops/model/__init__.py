@@ -8,7 +8,7 @@ from cvops.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from cvops.model.data import AugmentConfig, DetectionDataset
 from cvops.model.dataset_folder import DatasetSample, dataset_from_synth_store, write_dataset_folder
 from cvops.model.decode import detect
-from cvops.model.evaluate import ap50_per_class, evaluate_detection
+from cvops.model.detection_metrics import ap50_per_class, evaluate_detection
 from cvops.model.export import export_torchscript, load_torchscript
 from cvops.model.identities import IdentityMap
 from cvops.model.network import CenterTrackNet, ModelConfig

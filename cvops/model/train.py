@@ -23,8 +23,8 @@ from torch import nn
 from cvops.errors import InputError
 from cvops.model.checkpoint import save_checkpoint
 from cvops.model.data import AugmentConfig, DetectionDataset, make_loader
+from cvops.model.detection_metrics import evaluate_detection
 from cvops.model.device import DeviceSettings, deterministic, resolve_device
-from cvops.model.evaluate import evaluate_detection
 from cvops.model.identities import IdentityMap
 from cvops.model.losses import FairMOTLoss, LossWeights
 from cvops.model.network import CenterTrackNet, ModelConfig

@@ -6,11 +6,9 @@
 from cvops.provenance import current_git_commit
 from cvops.registry.card import ModelCard, render_card_markdown
 from cvops.registry.registry import (
-    REGISTRY_ENV,
     IncompleteChangeError,
     ModelRegistry,
     default_actor,
-    default_registry_root,
     models_frame,
     open_registry,
 )
@@ -18,7 +16,6 @@ from cvops.registry.state import ModelVersion, RegistryError, RegistryState, Sta
 from cvops.registry.storage import LocalStorage
 
 __all__ = [
-    "REGISTRY_ENV",
     "IncompleteChangeError",
     "LocalStorage",
     "ModelCard",
@@ -29,7 +26,6 @@ __all__ = [
     "Stage",
     "current_git_commit",
     "default_actor",
-    "default_registry_root",
     "models_frame",
     "open_registry",
     "render_card_markdown",

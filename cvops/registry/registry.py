@@ -13,7 +13,7 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,11 @@ from cvops.registry.state import (
     decide_set_stage,
 )
 from cvops.registry.storage import LocalStorage, RegistryStorage, sha256_of
-from cvops.settings import CvopsPaths
 
 CARD_JSON = "card.json"
 CARD_MD = "card.md"
 TORCHSCRIPT_FILE = "model.torchscript.pt"
 MODELS_TABLE = "models"
-REGISTRY_ENV = "CVOPS_MODEL_REGISTRY"
 _MAX_ATTEMPTS = 20
 
 
@@ -294,9 +292,3 @@ def open_registry(
     else:
         storage = LocalStorage(root_text)
     return ModelRegistry(storage, manifests, actor=actor)
-
-
-def default_registry_root(environ: Mapping[str, str] | None = None) -> str:
-    """``$CVOPS_MODEL_REGISTRY`` (a folder or ``s3://bucket/prefix``) if set, else ``$CVOPS_HOME/models``."""
-    env = os.environ if environ is None else environ
-    return env.get(REGISTRY_ENV) or str(CvopsPaths.from_env(dict(env)).models)

@@ -2,11 +2,10 @@
 
 See ``docs/video.md`` for how frames are addressed, read, planned and cached. The entry points:
 
-* :func:`extract_frames` / :func:`extract_videos`: frames of videos into the :class:`SampleCache`.
+* :func:`extract_frames` / :func:`extract_videos`: frames of videos into the :class:`SampleStore`.
 * :func:`render_preview`: a few samples with boxes and track ids drawn, as PNG bytes.
 """
 
-from cvops.video.cache import SampleCache, SampleEncoding
 from cvops.video.errors import FrameExtractionError, SourceReadError
 from cvops.video.extract import (
     ExtractedSample,
@@ -19,6 +18,7 @@ from cvops.video.extract import (
 )
 from cvops.video.options import ReaderSettings
 from cvops.video.preview import render_preview
+from cvops.video.sample_store import SampleEncoding, SampleStore
 
 __all__ = [
     "ExtractedSample",
@@ -27,8 +27,8 @@ __all__ = [
     "FrameExtractionError",
     "Method",
     "ReaderSettings",
-    "SampleCache",
     "SampleEncoding",
+    "SampleStore",
     "SourceReadError",
     "VideoRequest",
     "extract_frames",

@@ -27,7 +27,6 @@ from PIL import Image
 
 from cvops.errors import CvopsError, InputError
 from cvops.io import write_text_atomic
-from cvops.video.cache import SampleCache, SampleEncoding
 from cvops.video.errors import FrameExtractionError, SourceReadError
 from cvops.video.ffmpeg_reader import FfmpegSeek, ffmpeg_command, ffmpeg_frame, frame_seconds
 from cvops.video.frame_table import FrameTable
@@ -35,6 +34,7 @@ from cvops.video.hls import HlsIndex
 from cvops.video.options import ReaderSettings
 from cvops.video.planner import DecodeRun, partition_in_order, plan_mp4
 from cvops.video.pyav_reader import Mp4Decoder, PyavSeekReader, open_mp4
+from cvops.video.sample_store import SampleEncoding, SampleStore
 from cvops.video.source import VideoSource, open_source
 from cvops.video.uri import ContainerKind, SourceKind, resolve_video
 
@@ -87,6 +87,10 @@ class ExtractionResult:
             }
         )
 
+    def images(self) -> list[np.ndarray]:
+        """The samples decoded as RGB arrays (height, width, 3), in the order of ``samples``."""
+        return [np.asarray(Image.open(sample.path).convert("RGB")) for sample in self.samples]
+
 
 @dataclass(frozen=True)
 class VideoRequest:
@@ -97,7 +101,7 @@ class VideoRequest:
 def extract_frames(
     video: str,
     frames: Sequence[int],
-    cache: SampleCache | None = None,
+    store: SampleStore | None = None,
     *,
     fmt: str = "jpg",
     quality: int = 90,
@@ -117,7 +121,7 @@ def extract_frames(
     """
     (result,) = extract_videos(
         [VideoRequest(video, frames)],
-        cache,
+        store,
         fmt=fmt,
         quality=quality,
         max_workers=max_workers,
@@ -132,7 +136,7 @@ def extract_frames(
 
 def extract_videos(
     requests: Sequence[VideoRequest],
-    cache: SampleCache | None = None,
+    store: SampleStore | None = None,
     *,
     fmt: str = "jpg",
     quality: int = 90,
@@ -145,7 +149,7 @@ def extract_videos(
 ) -> list[ExtractionResult]:
     """:func:`extract_frames` for several videos sharing one worker pool; results in request order."""
     context = _Context(
-        cache=cache or SampleCache.default(),
+        store=store or SampleStore.default(),
         encoding=SampleEncoding.of(fmt, quality),
         method=Method(method),
         settings=settings or ReaderSettings(),
@@ -176,7 +180,7 @@ def progress_reporter(report: Callable[[str], None], *, label: str, interval_s: 
 
 @dataclass
 class _Context:
-    cache: SampleCache
+    store: SampleStore
     encoding: SampleEncoding
     method: Method
     settings: ReaderSettings
@@ -226,9 +230,9 @@ class _VideoJob:
         location = resolve_video(self.request.video, context.base_dir, allow_local=context.allow_local)
         source = self.source = open_source(location, context.settings)
         for frame in self.frames:
-            self.keys[frame] = context.cache.key(source.fingerprint, frame, context.encoding, context.method)
+            self.keys[frame] = context.store.key(source.fingerprint, frame, context.encoding, context.method)
         for frame in self.frames:
-            path = context.cache.get(self.keys[frame], context.encoding)
+            path = context.store.get(self.keys[frame], context.encoding)
             if path is not None:
                 self._record(frame, path, path.stat().st_size, cached=True)
         missing = [frame for frame in self.frames if frame not in self.samples]
@@ -266,7 +270,7 @@ class _VideoJob:
     def _hls_tasks(self, source: VideoSource, missing: list[int]) -> list[Callable[[], None]]:
         context = self.context
         hls = source.hls
-        index_path = source.hls_index_path(context.cache.tables)
+        index_path = source.hls_index_path(context.store.tables)
         if index_path.is_file():
             # A damaged cache entry is ignored: the index starts afresh and is rewritten at the end.
             with contextlib.suppress(ValueError, KeyError, TypeError):
@@ -290,7 +294,7 @@ class _VideoJob:
         return [lambda chunk=chunk: self._ffmpeg_task(source, chunk, duration) for chunk in chunks]
 
     def _frame_table(self, source: VideoSource) -> FrameTable:
-        path = source.frame_table_path(self.context.cache.tables)
+        path = source.frame_table_path(self.context.store.tables)
         if path.is_file():
             try:
                 return FrameTable.load(path)
@@ -377,7 +381,7 @@ class _VideoJob:
         image = picture.to_image() if isinstance(picture, av.VideoFrame) else picture
         encoding = self.context.encoding
         data = encoding.encode(image)
-        path = self.context.cache.put(self.keys[frame], encoding, data)
+        path = self.context.store.put(self.keys[frame], encoding, data)
         self._record(frame, path, len(data), cached=False)
         self.last_done = time.perf_counter()
         self.context.progress.advance(1)
@@ -394,7 +398,7 @@ class _VideoJob:
             return
         self.finished = True
         if source.hls is not None and source.hls.changed:
-            write_text_atomic(source.hls_index_path(self.context.cache.tables), source.hls.index.to_json())
+            write_text_atomic(source.hls_index_path(self.context.store.tables), source.hls.index.to_json())
         source.release()
 
     def result(self) -> ExtractionResult:

@@ -7,8 +7,8 @@ import pandas as pd
 from click.testing import CliRunner
 
 from cvops.catalog import Manifests
-from cvops.cli import main
 from cvops_assets.sensors import retrain_sensor
+from cvops_cli import main
 from cvops_resources import CatalogResource, RetrainPolicyResource
 
 

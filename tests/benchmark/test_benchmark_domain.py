@@ -13,8 +13,8 @@ from cvops.benchmark import (
     update_membership,
     verify_append_only,
 )
-from cvops.benchmark.evaluate import benchmark_tracker
 from cvops.benchmark.membership import empty_membership
+from cvops.benchmark.scoring import benchmark_tracker
 from cvops.metrics import ErrorWeights, combine, evaluate_sequence
 from cvops.tracking import TrackerConfig
 

@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from cvops.catalog import TABLES, Catalog, Manifests
-from cvops.cli import main
 from cvops.errors import CvopsError
 from cvops.home import init_home
 from cvops.settings import CvopsPaths
+from cvops_cli import main
 
 
 def _labels(n: int) -> pd.DataFrame:

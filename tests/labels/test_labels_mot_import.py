@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cvops.cli.labels import import_mot
 from cvops.labels import LabelStore, interpolate_keyframes
 from cvops.labels.mot_import import import_mot as import_sequences
+from cvops_cli import main
 
 
 def _sequence(root: Path, name: str, *, gameinfo: bool) -> Path:
@@ -62,11 +62,11 @@ def test_soccernet_sequence_becomes_a_match(tmp_path: Path) -> None:
 def test_importing_twice_needs_overwrite(tmp_path: Path) -> None:
     _sequence(tmp_path / "src", "seq", gameinfo=False)
     runner = CliRunner()
-    first = runner.invoke(import_mot, [str(tmp_path / "src"), str(tmp_path / "store")])
+    first = runner.invoke(main, ["import-mot", str(tmp_path / "src"), str(tmp_path / "store")])
     assert first.exit_code == 0 and "imported 1 sequence(s)" in first.output
-    second = runner.invoke(import_mot, [str(tmp_path / "src"), str(tmp_path / "store")])
+    second = runner.invoke(main, ["import-mot", str(tmp_path / "src"), str(tmp_path / "store")])
     assert second.exit_code != 0 and "already in the store" in second.output
-    third = runner.invoke(import_mot, [str(tmp_path / "src"), str(tmp_path / "store"), "--overwrite"])
+    third = runner.invoke(main, ["import-mot", str(tmp_path / "src"), str(tmp_path / "store"), "--overwrite"])
     assert third.exit_code == 0
     assert list(LabelStore(tmp_path / "store").read_matches().matches) == ["seq"]
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cvops.cli.evaluate import evaluate
 from cvops.tracking import write_mot_gt, write_mot_tracker_file
+from cvops_cli import main
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def sequence(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_table_output(sequence: tuple[Path, Path]) -> None:
     folder, tracker = sequence
-    result = CliRunner().invoke(evaluate, [str(folder), str(tracker)])
+    result = CliRunner().invoke(main, ["evaluate", str(folder), str(tracker)])
     assert result.exit_code == 0, result.output
     lines = {line.split("  ")[0]: line for line in result.output.splitlines()}
     assert lines["MOTA"].split()[-2:] == ["50.00", "%"]
@@ -38,7 +38,7 @@ def test_table_output(sequence: tuple[Path, Path]) -> None:
 
 def test_json_output_and_gt_file_argument(sequence: tuple[Path, Path]) -> None:
     folder, tracker = sequence
-    result = CliRunner().invoke(evaluate, [str(folder / "gt" / "gt.txt"), str(tracker), "--json"])
+    result = CliRunner().invoke(main, ["evaluate", str(folder / "gt" / "gt.txt"), str(tracker), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["fn"] == 10 and payload["fp"] == 0 and payload["id_switches"] == 0
@@ -50,7 +50,7 @@ def test_json_output_and_gt_file_argument(sequence: tuple[Path, Path]) -> None:
 def test_class_options_and_idsw_weight(sequence: tuple[Path, Path]) -> None:
     folder, tracker = sequence
     args = [str(folder), str(tracker), "--json", "--eval-class", "1", "--distractor-class", "7"]
-    result = CliRunner().invoke(evaluate, [*args, "--idsw-weight", "2"])
+    result = CliRunner().invoke(main, ["evaluate", *args, "--idsw-weight", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["num_gt_dets"] == 20
 
@@ -59,19 +59,19 @@ def test_malformed_tracker_file_is_reported_with_line_and_field(sequence: tuple[
     folder, _ = sequence
     bad = tmp_path / "bad.txt"
     bad.write_text("1,1,10,10,20,40,0.9,-1,-1,-1\n2,1,10,10,20,-40,0.9,-1,-1,-1\n")
-    result = CliRunner().invoke(evaluate, [str(folder), str(bad)])
+    result = CliRunner().invoke(main, ["evaluate", str(folder), str(bad)])
     assert result.exit_code == 1
     assert f"{bad}, row 2, field 'h': negative height" in result.output
 
 
 def test_folder_without_gt_and_missing_paths(tmp_path: Path, sequence: tuple[Path, Path]) -> None:
     _, tracker = sequence
-    result = CliRunner().invoke(evaluate, [str(tmp_path / "tracker.txt"), str(tmp_path)])
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "tracker.txt"), str(tmp_path)])
     assert result.exit_code == 2 and "is a directory" in result.output
     (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(evaluate, [str(tmp_path / "empty"), str(tracker)])
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "empty"), str(tracker)])
     assert result.exit_code == 1 and "gt/gt.txt" in result.output
-    result = CliRunner().invoke(evaluate, [str(tmp_path / "missing"), str(tracker)])
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "missing"), str(tracker)])
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
@@ -79,5 +79,5 @@ def test_class_options_need_a_class_column(tmp_path: Path, sequence: tuple[Path,
     _, tracker = sequence
     six_columns = tmp_path / "gt6.txt"
     six_columns.write_text("1,1,11,10,20,40\n")
-    result = CliRunner().invoke(evaluate, [str(six_columns), str(tracker), "--eval-class", "1"])
+    result = CliRunner().invoke(main, ["evaluate", str(six_columns), str(tracker), "--eval-class", "1"])
     assert result.exit_code == 1 and "class column" in result.output

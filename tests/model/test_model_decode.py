@@ -12,7 +12,7 @@ from torch import nn
 
 from cvops.model.data import DetectionDataset
 from cvops.model.decode import decode_outputs, detect, detections_frame, heatmap_peaks
-from cvops.model.evaluate import ap50_per_class
+from cvops.model.detection_metrics import ap50_per_class
 from cvops.model.geometry import fit_placement
 from cvops.model.network import gather_cells
 from cvops.model.schema import CLASS_NAMES

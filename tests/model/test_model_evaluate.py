@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvops.model.evaluate import ap50_per_class, average_precision, best_f1_threshold, class_average_precision
+from cvops.model.detection_metrics import ap50_per_class, average_precision, best_f1_threshold, class_average_precision
 
 CLASSES = ("player", "ball")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cvops.cli.synth import synth
 from cvops.errors import InputError
 from cvops.synth import SynthConfig, generate_store
+from cvops_cli import main
 
 
 def test_append_keeps_existing_rows_and_matches_a_single_run(tmp_path: Path, tiny_config: SynthConfig) -> None:
@@ -48,9 +48,9 @@ def test_existing_store_with_other_columns_is_refused(tmp_path: Path, tiny_confi
 
 def test_cli_writes_a_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        synth,
-        [str(tmp_path), "--matches", "1", "--seconds", "1", "--width", "128", "--height", "72", "--fps", "30000/1001",
-         "--gop", "15", "--seed", "4", "--first-index", "3"],
+        main,
+        ["synth", str(tmp_path), "--matches", "1", "--seconds", "1", "--width", "128", "--height", "72",
+         "--fps", "30000/1001", "--gop", "15", "--seed", "4", "--first-index", "3"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "m0003" in result.output
@@ -63,6 +63,6 @@ def test_cli_writes_a_store(tmp_path: Path) -> None:
     [(["--fps", "fast"], "not a frame rate"), (["--width", "321"], "width"), (["--matches", "0"], "matches")],
 )
 def test_cli_rejects_bad_options(tmp_path: Path, arguments: list[str], message: str) -> None:
-    result = CliRunner().invoke(synth, [str(tmp_path), *arguments])
+    result = CliRunner().invoke(main, ["synth", str(tmp_path), *arguments])
     assert result.exit_code != 0
     assert message in result.output

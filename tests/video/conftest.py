@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from cvops.ffmpeg import ffmpeg_binary
-from cvops.video import ReaderSettings, SampleCache
+from cvops.video import ReaderSettings, SampleStore
 from cvops.video.codedvideo import CodedVideoSpec, write_coded_hls, write_coded_mp4
 from cvops.video.framecode import read_frame_code
 from cvops.video.loopback import LoopbackServer
@@ -134,8 +134,8 @@ def settings() -> ReaderSettings:
 
 
 @pytest.fixture
-def cache(tmp_path: Path) -> SampleCache:
-    return SampleCache(tmp_path / "samples")
+def sample_store(tmp_path: Path) -> SampleStore:
+    return SampleStore(tmp_path / "samples")
 
 
 def image_code(path: Path) -> int:

@@ -6,14 +6,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cvops.cli.frames import frames, parse_frames
+from cvops_cli import main
+from cvops_cli.frames import parse_frames
 from tests.video.conftest import image_code
 
 
 def test_frames_writes_numbered_png_files(mp4_videos, http_server, tmp_path, cvops_home) -> None:
     out = tmp_path / "out"
     url = http_server.url(mp4_videos["editlist"].relative)
-    result = CliRunner().invoke(frames, [url, "--frames", "1,100-101,10", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(main, ["frames", url, "--frames", "1,100-101,10", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["000001.png", "000010.png", "000100.png", "000101.png"]
     truth = mp4_videos["editlist"].truth
@@ -26,7 +27,7 @@ def test_frames_jpg_without_the_store(mp4_videos, video_root, tmp_path, cvops_ho
     out = tmp_path / "out"
     video = str(mp4_videos["ntsc"].path)
     args = [video, "--frames", "3", "--out", str(out), "--format", "jpg", "--quality", "80", "--no-cache", "--quiet"]
-    result = CliRunner().invoke(frames, args)
+    result = CliRunner().invoke(main, ["frames", *args])
     assert result.exit_code == 0, result.output
     assert image_code(out / "000003.jpg") == 3
     assert not (cvops_home / "samples").exists()
@@ -34,10 +35,12 @@ def test_frames_jpg_without_the_store(mp4_videos, video_root, tmp_path, cvops_ho
 
 def test_errors_are_one_line_messages(mp4_videos, tmp_path, cvops_home) -> None:
     video = str(mp4_videos["start"].path)
-    result = CliRunner().invoke(frames, [video, "--frames", "500", "--out", str(tmp_path), "--quiet"])
+    result = CliRunner().invoke(main, ["frames", video, "--frames", "500", "--out", str(tmp_path), "--quiet"])
     assert result.exit_code == 1
     assert "frame 500 is past the end of the video (120 frames)" in result.output
-    result = CliRunner().invoke(frames, ["file:///etc/passwd", "--frames", "1", "--out", str(tmp_path), "--quiet"])
+    result = CliRunner().invoke(
+        main, ["frames", "file:///etc/passwd", "--frames", "1", "--out", str(tmp_path), "--quiet"]
+    )
     assert result.exit_code == 1 and "file:// scheme" in result.output
 
 

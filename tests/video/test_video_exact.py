@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cvops.errors import InputError
-from cvops.video import SampleCache, VideoRequest, extract_frames, extract_videos
+from cvops.video import SampleStore, VideoRequest, extract_frames, extract_videos
 from cvops.video.frame_table import FrameTable
 from tests.video.conftest import CodedVideo, image_code, segment_frame_counts
 
@@ -37,38 +37,38 @@ def test_truth_of_the_plain_videos_is_the_frame_number(mp4_videos: dict[str, Cod
 
 
 @pytest.mark.parametrize("name", ["bframes", "start", "ntsc", "vfr", "editlist", "audio"])
-def test_mp4_frames_are_exact_locally(name, mp4_videos, video_root, cache, settings) -> None:
+def test_mp4_frames_are_exact_locally(name, mp4_videos, video_root, sample_store, settings) -> None:
     video = mp4_videos[name]
     frames = spread(video, 15)
-    result = extract_frames(video.relative, frames, cache, base_dir=video_root, fmt="png", settings=settings)
+    result = extract_frames(video.relative, frames, sample_store, base_dir=video_root, fmt="png", settings=settings)
     assert [s.frame for s in result.samples] == frames
     assert_exact(result, video)
 
 
 @pytest.mark.parametrize("name", ["bframes", "vfr", "editlist", "audio"])
-def test_mp4_frames_are_exact_over_http(name, mp4_videos, http_server, cache, settings) -> None:
+def test_mp4_frames_are_exact_over_http(name, mp4_videos, http_server, sample_store, settings) -> None:
     video = mp4_videos[name]
     frames = spread(video, 12, seed=1)
-    result = extract_frames(http_server.url(video.relative), frames, cache, fmt="png", settings=settings)
+    result = extract_frames(http_server.url(video.relative), frames, sample_store, fmt="png", settings=settings)
     assert_exact(result, video)
     assert result.stats.bytes_read_from_source == http_server.bytes_sent[video.relative]
 
 
-def test_every_frame_of_a_video_in_one_request(mp4_videos, video_root, cache, settings) -> None:
+def test_every_frame_of_a_video_in_one_request(mp4_videos, video_root, sample_store, settings) -> None:
     video = mp4_videos["vfr"]
     frames = list(range(1, video.n_frames + 1))
-    result = extract_frames(video.relative, frames, cache, base_dir=video_root, settings=settings, max_workers=3)
+    result = extract_frames(video.relative, frames, sample_store, base_dir=video_root, settings=settings, max_workers=3)
     assert_exact(result, video)
     assert result.stats.n_extracted == video.n_frames
 
 
-def test_one_frame_reads_about_one_gop_not_the_file(mp4_videos, http_server, cache, settings, tmp_path) -> None:
+def test_one_frame_reads_about_one_gop_not_the_file(mp4_videos, http_server, sample_store, settings, tmp_path) -> None:
     video = mp4_videos["bframes"]
     url = http_server.url(video.relative)
     frame = 150  # the middle of the third of five GOPs
-    result = extract_frames(url, [frame], cache, fmt="png", settings=settings)
+    result = extract_frames(url, [frame], sample_store, fmt="png", settings=settings)
     assert_exact(result, video)
-    table = FrameTable.load(next(cache.tables.glob("*.parquet")))
+    table = FrameTable.load(next(sample_store.tables.glob("*.parquet")))
     gop = int(table.gops_of_frames(np.array([frame]))[0])
     gop_bytes = int(table.size[table.gop_start[gop] : table.gop_stop[gop]].sum())
     index_bytes = int(table.pos.min())  # faststart: everything before the first sample is header and index
@@ -79,12 +79,12 @@ def test_one_frame_reads_about_one_gop_not_the_file(mp4_videos, http_server, cac
     assert read < file_size / 2
 
 
-def test_a_second_extraction_fetches_no_frame(mp4_videos, http_server, cache, settings) -> None:
+def test_a_second_extraction_fetches_no_frame(mp4_videos, http_server, sample_store, settings) -> None:
     video = mp4_videos["bframes"]
     url = http_server.url(video.relative)
-    first = extract_frames(url, [10, 100, 290], cache, settings=settings)
+    first = extract_frames(url, [10, 100, 290], sample_store, settings=settings)
     http_server.reset_counters()
-    again = extract_frames(url, [10, 100, 290], cache, settings=settings)
+    again = extract_frames(url, [10, 100, 290], sample_store, settings=settings)
     assert again.stats.n_cached == 3 and again.stats.n_extracted == 0
     assert [s.path for s in again.samples] == [s.path for s in first.samples]
     # Only the fingerprint: the 1-byte size probe and the first and last 64 KiB.
@@ -92,31 +92,33 @@ def test_a_second_extraction_fetches_no_frame(mp4_videos, http_server, cache, se
     assert again.to_frame()["cached"].all()
 
 
-def test_the_same_content_at_another_address_shares_samples(mp4_videos, http_server, video_root, cache, settings):
+def test_the_same_content_at_another_address_shares_samples(
+    mp4_videos, http_server, video_root, sample_store, settings
+):
     video = mp4_videos["start"]
-    local = extract_frames(video.relative, [5, 60], cache, base_dir=video_root, settings=settings)
-    remote = extract_frames(http_server.url(video.relative), [5, 60], cache, settings=settings)
+    local = extract_frames(video.relative, [5, 60], sample_store, base_dir=video_root, settings=settings)
+    remote = extract_frames(http_server.url(video.relative), [5, 60], sample_store, settings=settings)
     assert remote.stats.n_cached == 2
     assert [s.sample_key for s in remote.samples] == [s.sample_key for s in local.samples]
 
 
-def test_encoding_settings_are_part_of_the_key(mp4_videos, video_root, cache, settings) -> None:
+def test_encoding_settings_are_part_of_the_key(mp4_videos, video_root, sample_store, settings) -> None:
     video = mp4_videos["start"]
-    jpg90 = extract_frames(video.relative, [7], cache, base_dir=video_root, settings=settings, quality=90)
-    jpg50 = extract_frames(video.relative, [7], cache, base_dir=video_root, settings=settings, quality=50)
-    png = extract_frames(video.relative, [7], cache, base_dir=video_root, settings=settings, fmt="png")
+    jpg90 = extract_frames(video.relative, [7], sample_store, base_dir=video_root, settings=settings, quality=90)
+    jpg50 = extract_frames(video.relative, [7], sample_store, base_dir=video_root, settings=settings, quality=50)
+    png = extract_frames(video.relative, [7], sample_store, base_dir=video_root, settings=settings, fmt="png")
     keys = {jpg90.samples[0].sample_key, jpg50.samples[0].sample_key, png.samples[0].sample_key}
     assert len(keys) == 3
     assert png.samples[0].path.suffix == ".png" and jpg50.samples[0].bytes < jpg90.samples[0].bytes
 
 
-def test_result_table_has_the_asset_columns(mp4_videos, video_root, cache, settings) -> None:
+def test_result_table_has_the_asset_columns(mp4_videos, video_root, sample_store, settings) -> None:
     video = mp4_videos["ntsc"]
     progress: list[tuple[int, int]] = []
     result = extract_frames(
         video.relative,
         [3, 3, 90, 1],
-        cache,
+        sample_store,
         base_dir=video_root,
         settings=settings,
         progress=lambda *p: progress.append(p),
@@ -128,21 +130,21 @@ def test_result_table_has_the_asset_columns(mp4_videos, video_root, cache, setti
     assert progress[-1] == (3, 3) and [done for done, _ in progress] == sorted(done for done, _ in progress)
 
 
-def test_frames_out_of_range_are_input_errors(mp4_videos, video_root, cache, settings) -> None:
+def test_frames_out_of_range_are_input_errors(mp4_videos, video_root, sample_store, settings) -> None:
     video = mp4_videos["start"]
     with pytest.raises(InputError, match="frame 121 is past the end"):
-        extract_frames(video.relative, [1, 121], cache, base_dir=video_root, settings=settings)
+        extract_frames(video.relative, [1, 121], sample_store, base_dir=video_root, settings=settings)
     with pytest.raises(InputError, match="integers from 1"):
-        extract_frames(video.relative, [0], cache, base_dir=video_root, settings=settings)
+        extract_frames(video.relative, [0], sample_store, base_dir=video_root, settings=settings)
 
 
-def test_several_videos_share_one_pool(mp4_videos, hls_videos, video_root, cache, settings) -> None:
+def test_several_videos_share_one_pool(mp4_videos, hls_videos, video_root, sample_store, settings) -> None:
     requests = [
         VideoRequest(mp4_videos["ntsc"].relative, [1, 75, 150]),
         VideoRequest(hls_videos["ts"].relative, [30, 31, 200]),
         VideoRequest(mp4_videos["vfr"].relative, [2, 199]),
     ]
-    results = extract_videos(requests, cache, base_dir=video_root, settings=settings, max_workers=2)
+    results = extract_videos(requests, sample_store, base_dir=video_root, settings=settings, max_workers=2)
     for request, result, video in zip(
         requests, results, [mp4_videos["ntsc"], hls_videos["ts"], mp4_videos["vfr"]], strict=True
     ):
@@ -161,17 +163,17 @@ def boundary_frames(video: CodedVideo) -> list[int]:
 
 
 @pytest.mark.parametrize("name", ["ts", "ts2gop", "fmp4"])
-def test_hls_frames_on_both_sides_of_every_boundary_are_exact(name, hls_videos, http_server, cache, settings):
+def test_hls_frames_on_both_sides_of_every_boundary_are_exact(name, hls_videos, http_server, sample_store, settings):
     video = hls_videos[name]
     frames = [1, *boundary_frames(video), video.n_frames]
     assert len(frames) > 16
-    result = extract_frames(http_server.url(video.relative), frames, cache, fmt="png", settings=settings)
+    result = extract_frames(http_server.url(video.relative), frames, sample_store, fmt="png", settings=settings)
     assert_exact(result, video)
 
 
-def test_hls_fetches_only_the_segments_that_hold_the_frames(hls_videos, http_server, cache, settings) -> None:
+def test_hls_fetches_only_the_segments_that_hold_the_frames(hls_videos, http_server, sample_store, settings) -> None:
     video = hls_videos["ts"]  # 30 frames per segment
-    result = extract_frames(http_server.url(video.relative), [95, 185], cache, settings=settings)
+    result = extract_frames(http_server.url(video.relative), [95, 185], sample_store, settings=settings)
     assert_exact(result, video)
     folder = Path(video.relative).parent.as_posix()
     fetched = {r.path.rsplit("/", 1)[1] for r in http_server.requests if r.path.endswith(".ts")}
@@ -180,24 +182,24 @@ def test_hls_fetches_only_the_segments_that_hold_the_frames(hls_videos, http_ser
     assert all(r.path.startswith(folder) for r in http_server.requests)
 
 
-def test_hls_index_is_cached_between_extractions(hls_videos, video_root, cache, settings) -> None:
+def test_hls_index_is_cached_between_extractions(hls_videos, video_root, sample_store, settings) -> None:
     video = hls_videos["ts2gop"]
-    extract_frames(video.relative, [40, 41], cache, base_dir=video_root, settings=settings)
-    index_files = list(cache.tables.glob("*.hls.json"))
+    extract_frames(video.relative, [40, 41], sample_store, base_dir=video_root, settings=settings)
+    index_files = list(sample_store.tables.glob("*.hls.json"))
     assert len(index_files) == 1
-    again = extract_frames(video.relative, [42], SampleCache(cache.root), base_dir=video_root, settings=settings)
+    again = extract_frames(video.relative, [42], SampleStore(sample_store.root), base_dir=video_root, settings=settings)
     assert_exact(again, video)
 
 
-def test_variable_frame_rate_hls_falls_back_to_counting(hls_videos, video_root, cache, settings) -> None:
+def test_variable_frame_rate_hls_falls_back_to_counting(hls_videos, video_root, sample_store, settings) -> None:
     video = hls_videos["vfr"]
     frames = [1, *boundary_frames(video), video.n_frames]
-    result = extract_frames(video.relative, frames, cache, base_dir=video_root, fmt="png", settings=settings)
+    result = extract_frames(video.relative, frames, sample_store, base_dir=video_root, fmt="png", settings=settings)
     assert_exact(result, video)
-    assert '"counted": true' in next(cache.tables.glob("*.hls.json")).read_text()
+    assert '"counted": true' in next(sample_store.tables.glob("*.hls.json")).read_text()
 
 
-def test_frames_past_the_end_of_an_hls_stream(hls_videos, video_root, cache, settings) -> None:
+def test_frames_past_the_end_of_an_hls_stream(hls_videos, video_root, sample_store, settings) -> None:
     video = hls_videos["fmp4"]
     with pytest.raises(InputError, match=f"frame {video.n_frames + 1} is past the end"):
-        extract_frames(video.relative, [video.n_frames + 1], cache, base_dir=video_root, settings=settings)
+        extract_frames(video.relative, [video.n_frames + 1], sample_store, base_dir=video_root, settings=settings)

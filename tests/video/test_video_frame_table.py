@@ -58,7 +58,7 @@ def test_sample_of_packet_checks_dts_and_position(mp4_videos) -> None:
     assert table.sample_of_packet(None, pos, sample) is None
 
 
-def test_a_fragmented_mp4_is_indexed_from_its_fragments(tmp_path, cache, settings) -> None:
+def test_a_fragmented_mp4_is_indexed_from_its_fragments(tmp_path, sample_store, settings) -> None:
     """No sample table in ``moov``: FFmpeg indexes the ``moof`` boxes when it opens the file, and frames stay exact
     (opening costs a read of every fragment header; docs/video.md)."""
     path = tmp_path / "fragmented.mp4"
@@ -70,5 +70,5 @@ def test_a_fragmented_mp4_is_indexed_from_its_fragments(tmp_path, cache, setting
         for image in coded_frames(spec):
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode(None))
-    result = extract_frames(str(path), [1, 45, 90], cache, settings=settings, fmt="png")
+    result = extract_frames(str(path), [1, 45, 90], sample_store, settings=settings, fmt="png")
     assert [image_code(s.path) for s in result.samples] == [1, 45, 90]

@@ -61,7 +61,9 @@ def test_bad_playlists_are_named_errors(text, message) -> None:
     assert "cdn.example/m1/index.m3u8" in str(error.value)
 
 
-def test_master_playlist_is_followed_to_its_best_variant(hls_videos, video_root, tmp_path, cache, settings) -> None:
+def test_master_playlist_is_followed_to_its_best_variant(
+    hls_videos, video_root, tmp_path, sample_store, settings
+) -> None:
     stream = hls_videos["ts"]
     store = tmp_path / "store"
     shutil.copytree(stream.path.parent, store / "high")
@@ -69,11 +71,11 @@ def test_master_playlist_is_followed_to_its_best_variant(hls_videos, video_root,
         "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100\nmissing/index.m3u8\n"
         "#EXT-X-STREAM-INF:BANDWIDTH=9000000\nhigh/index.m3u8\n"
     )
-    result = extract_frames("master.m3u8", [31, 200], cache, base_dir=store, settings=settings)
+    result = extract_frames("master.m3u8", [31, 200], sample_store, base_dir=store, settings=settings)
     assert [image_code(s.path) for s in result.samples] == [31, 200]
 
 
-def test_discontinuities_number_frames_by_counting(hls_videos, tmp_path, cache, settings) -> None:
+def test_discontinuities_number_frames_by_counting(hls_videos, tmp_path, sample_store, settings) -> None:
     """Two streams joined with EXT-X-DISCONTINUITY: timestamps restart, frame numbers must not."""
     first, second = hls_videos["ts"].path.parent, hls_videos["ts2gop"].path.parent
     store = tmp_path / "joined"
@@ -91,10 +93,10 @@ def test_discontinuities_number_frames_by_counting(hls_videos, tmp_path, cache, 
     (store / "joined.m3u8").write_text("\n".join([*lines, "#EXT-X-ENDLIST", ""]))
     n_first = len(hls_videos["ts"].truth)
     frames = [1, n_first, n_first + 1, n_first + 2, n_first + 100]
-    result = extract_frames("joined.m3u8", frames, cache, base_dir=store, fmt="png", settings=settings)
+    result = extract_frames("joined.m3u8", frames, sample_store, base_dir=store, fmt="png", settings=settings)
     truth = hls_videos["ts"].truth + hls_videos["ts2gop"].truth
     assert [image_code(s.path) for s in result.samples] == [truth[f - 1] for f in frames]
-    assert '"counted": true' in next(cache.tables.glob("*.hls.json")).read_text()
+    assert '"counted": true' in next(sample_store.tables.glob("*.hls.json")).read_text()
 
 
 def test_mpeg_ts_timestamps_unwrap_across_the_33_bit_boundary() -> None:
@@ -106,17 +108,17 @@ def test_mpeg_ts_timestamps_unwrap_across_the_33_bit_boundary() -> None:
     assert unwrap(12345, 0, None) == 12345
 
 
-def test_anchor_and_grid_come_from_the_first_segment(hls_videos, video_root, cache, settings) -> None:
+def test_anchor_and_grid_come_from_the_first_segment(hls_videos, video_root, sample_store, settings) -> None:
     video = hls_videos["ts"]
-    extract_frames(video.relative, [100], cache, base_dir=video_root, settings=settings)
-    text = next(cache.tables.glob("*.hls.json")).read_text()
+    extract_frames(video.relative, [100], sample_store, base_dir=video_root, settings=settings)
+    text = next(sample_store.tables.glob("*.hls.json")).read_text()
     assert '"frame_ticks": "3003"' in text and '"time_base": "1/90000"' in text and '"counted": false' in text
     assert Fraction(3003) * Fraction(1, 90000) == 1 / Fraction(30000, 1001)
 
 
-def test_a_missing_segment_is_an_error_naming_frame_and_segment(hls_videos, tmp_path, cache, settings) -> None:
+def test_a_missing_segment_is_an_error_naming_frame_and_segment(hls_videos, tmp_path, sample_store, settings) -> None:
     store = tmp_path / "broken"
     shutil.copytree(hls_videos["ts"].path.parent, store)
     (store / "seg004.ts").unlink()
     with pytest.raises(FrameExtractionError, match=r"index.m3u8: frame\(s\) 125: cannot read .*seg004.ts"):
-        extract_frames("index.m3u8", [125], cache, base_dir=store, settings=settings)
+        extract_frames("index.m3u8", [125], sample_store, base_dir=store, settings=settings)

@@ -37,27 +37,27 @@ def s3_settings(settings, s3_endpoint):
     return replace(settings, s3_client_factory=lambda: boto3.client("s3", endpoint_url=s3_endpoint, **CREDENTIALS))
 
 
-def test_mp4_from_s3_is_exact(s3_settings, cache) -> None:
+def test_mp4_from_s3_is_exact(s3_settings, sample_store) -> None:
     frames = [1, 77, 200]
-    result = extract_frames(f"s3://{BUCKET}/videos/vfr.mp4", frames, cache, fmt="png", settings=s3_settings)
+    result = extract_frames(f"s3://{BUCKET}/videos/vfr.mp4", frames, sample_store, fmt="png", settings=s3_settings)
     assert [image_code(s.path) for s in result.samples] == frames
     assert result.stats.source_requests > 3  # ranged reads, not one download
 
 
-def test_hls_from_s3_is_exact(s3_settings, hls_videos, cache) -> None:
+def test_hls_from_s3_is_exact(s3_settings, hls_videos, sample_store) -> None:
     frames = [30, 31, 240]
-    result = extract_frames(f"s3://{BUCKET}/hls/index.m3u8", frames, cache, fmt="png", settings=s3_settings)
+    result = extract_frames(f"s3://{BUCKET}/hls/index.m3u8", frames, sample_store, fmt="png", settings=s3_settings)
     assert [image_code(s.path) for s in result.samples] == [hls_videos["ts"].truth[f - 1] for f in frames]
 
 
-def test_a_missing_object_fails_at_once(s3_settings, cache) -> None:
+def test_a_missing_object_fails_at_once(s3_settings, sample_store) -> None:
     with pytest.raises(SourceReadError, match=r"404|Not Found|NoSuchKey"):
-        extract_frames(f"s3://{BUCKET}/videos/nope.mp4", [1], cache, settings=s3_settings)
+        extract_frames(f"s3://{BUCKET}/videos/nope.mp4", [1], sample_store, settings=s3_settings)
 
 
-def test_ffmpeg_reads_s3_through_a_presigned_url(s3_settings, cache) -> None:
+def test_ffmpeg_reads_s3_through_a_presigned_url(s3_settings, sample_store) -> None:
     url = f"s3://{BUCKET}/videos/vfr.mp4"
-    result = extract_frames(url, [1], cache, fmt="png", method=Method.FFMPEG_SEEK, settings=s3_settings)
+    result = extract_frames(url, [1], sample_store, fmt="png", method=Method.FFMPEG_SEEK, settings=s3_settings)
     assert image_code(result.samples[0].path) == 1
 
 

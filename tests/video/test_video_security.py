@@ -55,48 +55,48 @@ def playlist(root: Path, name: str, body: str, *, ended: bool = True) -> str:
     ],
     ids=["file", "other-host", "other-protocol", "ftp", "key-other-host", "key-file", "map-file", "variant"],
 )
-def test_off_origin_uris_are_refused(body, what, servers, evil_root, cache, settings) -> None:
+def test_off_origin_uris_are_refused(body, what, servers, evil_root, sample_store, settings) -> None:
     main, other = servers
     same_https = main.base_url.replace("http://", "https://")
     name = playlist(evil_root, "evil.m3u8", body.format(other=other.base_url, same_https=same_https))
     with pytest.raises(InputError, match=f"refusing {what}") as error:
-        extract_frames(main.url(name), [1], cache, settings=settings)
+        extract_frames(main.url(name), [1], sample_store, settings=settings)
     assert "evil.m3u8" in str(error.value)
     assert other.requests == []
 
 
-def test_a_redirect_to_another_origin_is_refused(servers, evil_root, cache, settings) -> None:
+def test_a_redirect_to_another_origin_is_refused(servers, evil_root, sample_store, settings) -> None:
     main, other = servers
     main.redirects["seg000.ts"] = f"{other.base_url}/seg.ts"
     with pytest.raises(SourceReadError, match="another origin"):
-        extract_frames(main.url("index.m3u8"), [1], cache, settings=settings)
+        extract_frames(main.url("index.m3u8"), [1], sample_store, settings=settings)
     assert other.requests == []
 
 
-def test_encrypted_and_live_playlists_are_refused(servers, evil_root, cache, settings) -> None:
+def test_encrypted_and_live_playlists_are_refused(servers, evil_root, sample_store, settings) -> None:
     main, _ = servers
     encrypted = playlist(evil_root, "enc.m3u8", '#EXT-X-KEY:METHOD=AES-128,URI="key.bin"\n#EXTINF:1.0,\nseg000.ts\n')
     with pytest.raises(InputError, match="encrypted HLS"):
-        extract_frames(main.url(encrypted), [1], cache, settings=settings)
+        extract_frames(main.url(encrypted), [1], sample_store, settings=settings)
     live = playlist(evil_root, "live.m3u8", "#EXTINF:1.0,\nseg000.ts\n", ended=False)
     with pytest.raises(InputError, match="live playlist"):
-        extract_frames(main.url(live), [1], cache, settings=settings)
+        extract_frames(main.url(live), [1], sample_store, settings=settings)
 
 
 @pytest.mark.parametrize("segment", ["../outside.ts", "/etc/passwd", "file:///etc/passwd", "~/x.ts"])
-def test_a_local_playlist_only_reads_files_beside_it(segment, evil_root, tmp_path, cache, settings) -> None:
+def test_a_local_playlist_only_reads_files_beside_it(segment, evil_root, tmp_path, sample_store, settings) -> None:
     (tmp_path / "outside.ts").write_bytes(b"secret")
     name = playlist(evil_root, "local.m3u8", f"#EXTINF:1.0,\n{segment}\n")
     with pytest.raises(InputError, match="refusing segment"):
-        extract_frames(name, [1], cache, base_dir=evil_root, settings=settings)
+        extract_frames(name, [1], sample_store, base_dir=evil_root, settings=settings)
 
 
-def test_an_mp4_that_is_really_a_playlist_is_never_followed(servers, evil_root, cache, settings) -> None:
+def test_an_mp4_that_is_really_a_playlist_is_never_followed(servers, evil_root, sample_store, settings) -> None:
     """FFmpeg would probe this as HLS and fetch the "segment"; the format is always named, so it is not."""
     main, other = servers
     (evil_root / "video.mp4").write_text(HEADER + f"#EXTINF:1.0,\n{other.base_url}/seg.ts\n#EXT-X-ENDLIST\n")
     with pytest.raises(InputError, match="not a readable MP4"):
-        extract_frames(main.url("video.mp4"), [1], cache, settings=settings)
+        extract_frames(main.url("video.mp4"), [1], sample_store, settings=settings)
     assert other.requests == []
 
 

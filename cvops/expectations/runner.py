@@ -1,8 +1,8 @@
-"""Running a Great Expectations 1.x suite on a pandas DataFrame, and reporting it the way Dagster shows it.
+"""Running a Great Expectations 1.x suite on a pandas DataFrame, and reporting its outcomes as markdown.
 
-``dagster-ge`` only supports GX < 1.0, so the checks use GX's own API: an ephemeral context with a pandas data
-source, built once per process (GX takes seconds to import, so it is imported on first use, never at definition
-load time).
+``dagster-ge`` only supports GX < 1.0, so cvops uses GX's own API: an ephemeral context with a pandas data
+source, built once per process (GX takes seconds to import, so it is imported on first use, never when the
+Dagster definitions load).
 """
 
 from __future__ import annotations

@@ -6,9 +6,6 @@ from pathlib import Path
 
 import click
 
-from cvops.errors import InputError
-from cvops.labels.mot_import import import_mot as import_sequences
-
 
 @click.command("import-mot")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -16,8 +13,7 @@ from cvops.labels.mot_import import import_mot as import_sequences
 @click.option("--overwrite", is_flag=True, help="Replace matches that are already in the store.")
 def import_mot(source: Path, store: Path, overwrite: bool) -> None:
     """Import MOT Challenge / SoccerNet-tracking sequences from SOURCE into the label store STORE."""
-    try:
-        written = import_sequences(source, store, overwrite=overwrite)
-    except InputError as exc:
-        raise click.ClickException(str(exc)) from None
+    from cvops.labels.mot_import import import_mot as import_sequences
+
+    written = import_sequences(source, store, overwrite=overwrite)
     click.echo(f"imported {len(written)} sequence(s) into {store}: {', '.join(written)}")

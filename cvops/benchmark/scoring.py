@@ -1,4 +1,6 @@
-"""Scoring one model on one benchmark sample: detect on a clip of the match's video, track, compare with labels.
+"""Scoring one model on one match: detect on a clip of the match's video, track, compare with the labels.
+
+The benchmark scores every (model, sample) pair this way, and training scores a new model on its val matches.
 
 The expected output is the match's cleaned tracks (video frames). A clip (``ClipConfig``) keeps the cost of an
 evaluation bounded whatever the match's length: on CPU a few hundred frames take seconds, on a GPU the clip can be
@@ -9,7 +11,7 @@ identity.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +20,13 @@ import torch
 
 from cvops.metrics import SequenceMetrics, evaluate_sequence
 from cvops.model import detect
-from cvops.model.evaluate import TRACKED_CLASSES
+from cvops.model.detection_metrics import TRACKED_CLASSES
 from cvops.tracking import TrackerConfig, track_sequence
 
 RESULT_METRICS = ("hota", "deta", "assa", "mota", "idf1", "id_switches", "fp", "fn", "num_gt_dets")
+
+FrameReader = Callable[[Sequence[int]], list[np.ndarray]]
+"""Reads frames (1-based video frame numbers) of one match as RGB arrays, in the order asked."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,27 @@ def evaluate_clip(
     """Track the clip with ``model`` and score it against the cleaned labels (TrackEval's definitions)."""
     tracks = track_clip(model, frames, images, clip, tracker)
     return evaluate_sequence(expected_tracks(cleaned_tracks, frames, clip), tracks.rename(columns={"track_id": "id"}))
+
+
+def score_match(
+    model: torch.nn.Module,
+    n_frames: int,
+    cleaned_tracks: pd.DataFrame,
+    clip: ClipConfig,
+    read_frames: FrameReader,
+    *,
+    score_threshold: float | None,
+) -> tuple[SequenceMetrics, int]:
+    """Track the match's clip with ``model`` at its operating point and score it against its cleaned tracks;
+    returns the metrics and the number of frames scored.
+
+    ``read_frames`` reads the clip's frames exactly from the match's video (the caller knows where it lives);
+    ``score_threshold`` is the model's operating point (its card's ``track_score_threshold``, see
+    :func:`benchmark_tracker`), ``None`` for ByteTrack's thresholds."""
+    frames = clip.frames(n_frames)
+    images = read_frames(frames)
+    metrics = evaluate_clip(model, frames, images, cleaned_tracks, clip, benchmark_tracker(score_threshold))
+    return metrics, len(frames)
 
 
 def result_row(model_version: str, generation: int, metrics: SequenceMetrics, n_frames: int) -> dict:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from cvops.errors import InputError
-from cvops.metrics import ErrorWeights, SequenceMetrics, evaluate_sequence, weighted_error
-from cvops.tracking import mot_gt_path, read_mot_gt, read_mot_tracker
+if TYPE_CHECKING:
+    from cvops.metrics import ErrorWeights, SequenceMetrics
 
 _ROWS = (
     ("HOTA", "hota", "percent"),
@@ -50,9 +50,9 @@ _ROWS = (
 @click.option(
     "--idsw-weight",
     type=float,
-    default=ErrorWeights().id_switches,
-    show_default=True,
-    help="Weight of an ID switch in the weighted error (FN and FP weigh 1).",
+    default=None,
+    help="Weight of an ID switch in the weighted error (FN and FP weigh 1) [default: the benchmark's, "
+    "cvops.metrics.ErrorWeights].",
 )
 def evaluate(
     gt: Path,
@@ -60,7 +60,7 @@ def evaluate(
     as_json: bool,
     eval_classes: tuple[int, ...],
     distractor_classes: tuple[int, ...],
-    idsw_weight: float,
+    idsw_weight: float | None,
 ) -> None:
     """Score TRACKER (a MOT tracker file) against GT (a MOT gt file, or a sequence folder with gt/gt.txt).
 
@@ -68,20 +68,21 @@ def evaluate(
     (matched at IoU 0.5) and the weighted error per ground-truth box. Ground-truth rows flagged 0 in
     column 7 are not scored.
     """
-    try:
-        gt_file = mot_gt_path(gt)
-        gt_table = read_mot_gt(gt_file)
-        if (eval_classes or distractor_classes) and "cls" not in gt_table.columns:
-            raise InputError("class options need a 9- or 10-column ground truth (with a class column)", file=gt_file)
-        metrics = evaluate_sequence(
-            gt_table,
-            read_mot_tracker(tracker),
-            eval_classes=set(eval_classes) if eval_classes else None,
-            distractor_classes=set(distractor_classes),
-        )
-        weights = ErrorWeights(id_switches=idsw_weight)
-    except InputError as err:
-        raise click.ClickException(str(err)) from None
+    from cvops.errors import InputError
+    from cvops.metrics import ErrorWeights, evaluate_sequence, weighted_error
+    from cvops.tracking import mot_gt_path, read_mot_gt, read_mot_tracker
+
+    gt_file = mot_gt_path(gt)
+    gt_table = read_mot_gt(gt_file)
+    if (eval_classes or distractor_classes) and "cls" not in gt_table.columns:
+        raise InputError("class options need a 9- or 10-column ground truth (with a class column)", file=gt_file)
+    metrics = evaluate_sequence(
+        gt_table,
+        read_mot_tracker(tracker),
+        eval_classes=set(eval_classes) if eval_classes else None,
+        distractor_classes=set(distractor_classes),
+    )
+    weights = ErrorWeights() if idsw_weight is None else ErrorWeights(id_switches=idsw_weight)
     error = weighted_error(metrics, weights)
     if as_json:
         payload = {"gt": str(gt_file), "tracker": str(tracker), **metrics.as_dict(), "weighted_error": error}

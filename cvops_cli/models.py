@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from tabulate import tabulate
 
-from cvops.catalog import Manifests
-from cvops.errors import CvopsError
-from cvops.registry import REGISTRY_ENV, ModelRegistry, ModelVersion, Stage, default_registry_root, open_registry
-from cvops.settings import CvopsPaths
+from cvops.settings import MODEL_REGISTRY_ENV
 
+if TYPE_CHECKING:
+    from cvops.registry import ModelRegistry, ModelVersion
+
+STAGES = ("candidate", "production", "archived")
+"""``cvops.registry.Stage``'s values, spelled out so that ``--help`` needs no registry import (a test keeps them
+equal)."""
 _KEY_METRICS = 4
 """How many metrics ``list`` shows per version (alphabetically); ``show`` prints them all."""
 
 
-@contextmanager
-def _clear_errors() -> Iterator[None]:
-    """Registry errors become one-line CLI errors (exit status 1) instead of tracebacks."""
-    try:
-        yield
-    except CvopsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def _open(ctx: click.Context) -> ModelRegistry:
+    from cvops.catalog import Manifests
+    from cvops.registry import open_registry
+    from cvops.settings import CvopsPaths
+
     paths = CvopsPaths.from_env()
-    root = ctx.obj or default_registry_root()
-    with _clear_errors():
-        return open_registry(root, Manifests(paths.manifests), cache_dir=paths.home / "models-cache")
+    return open_registry(ctx.obj or paths.model_registry, Manifests(paths.manifests), cache_dir=paths.models_cache)
 
 
 def _metrics_text(version: ModelVersion) -> str:
@@ -43,9 +37,9 @@ def _metrics_text(version: ModelVersion) -> str:
 @click.group("models")
 @click.option(
     "--root",
-    envvar=REGISTRY_ENV,
+    envvar=MODEL_REGISTRY_ENV,
     default=None,
-    help=f"Registry folder or s3://bucket/prefix (default: ${REGISTRY_ENV}, else $CVOPS_HOME/models).",
+    help=f"Registry folder or s3://bucket/prefix (default: ${MODEL_REGISTRY_ENV}, else $CVOPS_HOME/models).",
 )
 @click.pass_context
 def models(ctx: click.Context, root: str | None) -> None:
@@ -54,13 +48,12 @@ def models(ctx: click.Context, root: str | None) -> None:
 
 
 @models.command("list")
-@click.option("--stage", type=click.Choice([s.value for s in Stage]), default=None, help="Only versions in STAGE.")
+@click.option("--stage", type=click.Choice(STAGES), default=None, help="Only versions in STAGE.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 def list_versions(ctx: click.Context, stage: str | None, fmt: str) -> None:
     """Every model version: stage, dataset version, creation time and key metrics."""
-    with _clear_errors():
-        versions = _open(ctx).list(stage)
+    versions = _open(ctx).list(stage)
     if fmt == "json":
         click.echo(json.dumps([v.to_dict() for v in versions], indent=2))
         return
@@ -77,6 +70,8 @@ def list_versions(ctx: click.Context, stage: str | None, fmt: str) -> None:
         ]
         for v in versions
     ]
+    from tabulate import tabulate
+
     click.echo(tabulate(rows, headers=["version", "stage", "dataset", "created (UTC)", "metrics"]))
 
 
@@ -85,10 +80,9 @@ def list_versions(ctx: click.Context, stage: str | None, fmt: str) -> None:
 @click.pass_context
 def show(ctx: click.Context, version: str) -> None:
     """Print the model card of VERSION."""
-    with _clear_errors():
-        registry = _open(ctx)
-        click.echo(f"stage: {registry.get(version).stage.value}\n")
-        click.echo(registry.card_markdown(version), nl=False)
+    registry = _open(ctx)
+    click.echo(f"stage: {registry.get(version).stage.value}\n")
+    click.echo(registry.card_markdown(version), nl=False)
 
 
 @models.command("promote")
@@ -97,10 +91,9 @@ def show(ctx: click.Context, version: str) -> None:
 @click.pass_context
 def promote(ctx: click.Context, version: str, reason: str) -> None:
     """Put VERSION in production; the current production model is archived (rollback restores it)."""
-    with _clear_errors():
-        registry = _open(ctx)
-        previous = registry.production()
-        promoted = registry.promote(version, reason)
+    registry = _open(ctx)
+    previous = registry.production()
+    promoted = registry.promote(version, reason)
     replaced = f", archived {previous.version}" if previous else ""
     click.echo(f"{promoted.version} is now in production{replaced}")
 
@@ -110,10 +103,9 @@ def promote(ctx: click.Context, version: str, reason: str) -> None:
 @click.pass_context
 def rollback(ctx: click.Context, reason: str) -> None:
     """Restore the production model archived by the last promotion; the current one is archived."""
-    with _clear_errors():
-        registry = _open(ctx)
-        previous = registry.production()
-        restored = registry.rollback(reason)
+    registry = _open(ctx)
+    previous = registry.production()
+    restored = registry.rollback(reason)
     replaced = f", archived {previous.version}" if previous else ""
     click.echo(f"rolled back: {restored.version} is in production again{replaced}")
 
@@ -123,9 +115,10 @@ def rollback(ctx: click.Context, reason: str) -> None:
 @click.pass_context
 def audit(ctx: click.Context, limit: int) -> None:
     """The registry's audit log: who changed what, when and why."""
-    with _clear_errors():
-        entries = _open(ctx).audit_log()
+    entries = _open(ctx).audit_log()
     shown = entries[-limit:] if limit > 0 else entries
     columns = ["seq", "at", "who", "action", "version", "from", "to", "reason"]
     rows = [[e[c] if e[c] is not None else "" for c in columns] for e in shown]
+    from tabulate import tabulate
+
     click.echo(tabulate(rows, headers=columns))

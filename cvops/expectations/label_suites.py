@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cvops.catalog import TABLES
+from cvops.expectations.runner import ExpectationOutcome, expectation_suite, validate
 from cvops.labels import ROLES
 from cvops.labels.summary import players_per_frame
-from cvops_checks.gx_validation import ExpectationOutcome, expectation_suite, validate
 
 # GX names types as pandas reports them; strings are Python ``str`` values (pandas 3's default string dtype).
 _RAW_LABEL_TYPES = {
@@ -34,7 +34,7 @@ _RAW_LABEL_TYPES = {
 
 
 @dataclass(frozen=True)
-class LabelCheckSettings:
+class LabelCheckConfig:
     """Thresholds of the label checks (defaults suit a broadcast camera over a full pitch)."""
 
     box_tolerance_px: float = 8.0
@@ -64,9 +64,7 @@ def check_schema(labels: pd.DataFrame) -> list[ExpectationOutcome]:
     return validate(labels, expectation_suite("label_schema", expectations))
 
 
-def check_values(
-    labels: pd.DataFrame, geometry: MatchGeometry, settings: LabelCheckSettings
-) -> list[ExpectationOutcome]:
+def check_values(labels: pd.DataFrame, geometry: MatchGeometry, settings: LabelCheckConfig) -> list[ExpectationOutcome]:
     import great_expectations as gx
 
     tol = settings.box_tolerance_px
@@ -86,7 +84,7 @@ def check_values(
 
 
 def check_distribution(
-    labels: pd.DataFrame, geometry: MatchGeometry, settings: LabelCheckSettings
+    labels: pd.DataFrame, geometry: MatchGeometry, settings: LabelCheckConfig
 ) -> list[ExpectationOutcome]:
     import great_expectations as gx
 

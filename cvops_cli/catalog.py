@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import click
-import duckdb
-import pandas as pd
-
-from cvops.catalog import Catalog, Manifests
-from cvops.settings import CvopsPaths
 
 
 @click.command("sql")
@@ -15,12 +10,13 @@ from cvops.settings import CvopsPaths
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def sql(query: str, fmt: str) -> None:
     """Run QUERY (read-only SQL) on the DuckDB catalog of $CVOPS_HOME; see docs/catalog.md for the tables."""
+    import pandas as pd
+
+    from cvops.catalog import Catalog, Manifests
+    from cvops.settings import CvopsPaths
+
     paths = CvopsPaths.from_env()
-    catalog = Catalog(paths.catalog, Manifests(paths.manifests))
-    try:
-        result = catalog.query(query)
-    except duckdb.Error as exc:
-        raise click.ClickException(str(exc).strip()) from None
+    result = Catalog(paths.catalog, Manifests(paths.manifests)).query(query)
     if fmt == "csv":
         click.echo(result.to_csv(index=False), nl=False)
     elif fmt == "json":

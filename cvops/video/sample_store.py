@@ -61,14 +61,14 @@ class SampleEncoding:
         return buffer.getvalue()
 
 
-class SampleCache:
+class SampleStore:
     """A folder of extracted frames (see the module docstring). Safe for concurrent writers."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
     @classmethod
-    def default(cls) -> SampleCache:
+    def default(cls) -> SampleStore:
         """The store under ``$CVOPS_HOME/samples``."""
         return cls(CvopsPaths.from_env().samples)
 

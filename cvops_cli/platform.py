@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from cvops.home import init_home
-
 # With this league seed the first six matches come from two stadiums and the next three bring the third. The demo
 # groups matches by pitch, one validation match per group, so wave 2 adds a benchmark sample and the summary shows
 # the old model evaluated on that new sample alone (not on the samples it was already scored on).
@@ -15,6 +13,8 @@ DEMO_SEED = 15
 @click.command("init")
 def init() -> None:
     """Create $CVOPS_HOME, the Dagster instance settings and the catalog (idempotent)."""
+    from cvops.home import init_home
+
     paths = init_home()
     click.echo(f"CVOPS_HOME={paths.home}\nDAGSTER_HOME={paths.dagster_home}\ncatalog: {paths.catalog}")
 
@@ -32,7 +32,6 @@ def init() -> None:
 @click.option("--train-minutes", default=2.5, show_default=True, help="Training budget of each retrain.")
 def demo(n_matches: int, n_new: int, seconds: float, seed: int, train_minutes: float) -> None:
     """Generate matches, let the sensor pick them up and materialise the chain; then add more matches."""
-    # The demo drives Dagster, so its code lives with the assets; import it only when asked.
     from cvops_assets.demo import run_demo
 
     run_demo(

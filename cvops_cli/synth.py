@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from cvops.errors import CvopsError
-from cvops.synth import SynthConfig, generate_store, parse_fps
 
 
 class FpsParam(click.ParamType):
@@ -19,6 +18,8 @@ class FpsParam(click.ParamType):
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Fraction:
         if isinstance(value, Fraction):
             return value
+        from cvops.synth.config import parse_fps
+
         try:
             return parse_fps(str(value))
         except CvopsError as exc:
@@ -61,9 +62,8 @@ def synth(out: Path, workers: int, **options: object) -> None:
     Labels have ghost boxes and some matches are out of sync; OUT/_truth holds the true boxes, offsets and ghost
     rows so later stages can be scored.
     """
-    try:
-        config = SynthConfig(**options)  # type: ignore[arg-type]
-        ids = generate_store(out, config, workers=workers, progress=lambda mid: click.echo(f"wrote {mid}", err=True))
-    except CvopsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    from cvops.synth import SynthConfig, generate_store
+
+    config = SynthConfig(**options)  # type: ignore[arg-type]
+    ids = generate_store(out, config, workers=workers, progress=lambda mid: click.echo(f"wrote {mid}", err=True))
     click.echo(f"{len(ids)} matches in {out}: {', '.join(ids)}")
