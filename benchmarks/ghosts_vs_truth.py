@@ -94,7 +94,8 @@ def main() -> None:
         score(paths, args.matches, stored, "match_predictions")
         return
     lowest = min(args.conf)
-    model = load_torchscript(open_registry(str(paths.home / "models")).torchscript_path(args.model))
+    registry = open_registry(paths.model_registry, cache_dir=paths.models_cache)
+    model = load_torchscript(registry.torchscript_path(args.model))
     detections = {m: model_detections(model, paths, m, lowest) for m in args.matches}
     for conf in sorted(args.conf, reverse=True):
         score(

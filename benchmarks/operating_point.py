@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--high", type=float, nargs="+", default=[0.5, 0.3, 0.2])
     args = parser.parse_args()
     paths = CvopsPaths.from_env()
-    registry = open_registry(str(paths.home / "models"))
+    registry = open_registry(paths.model_registry, cache_dir=paths.models_cache)
     model = load_torchscript(registry.torchscript_path(args.model))
     clip = ClipConfig()
     truth = pd.read_csv(paths.label_store / "_truth" / args.match / "boxes.csv")

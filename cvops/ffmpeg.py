@@ -1,6 +1,6 @@
 """Which ffmpeg binary cvops runs.
 
-Order (see ``shared/contracts.md``): ``CVOPS_FFMPEG``, else an ``ffmpeg`` on the PATH, else the static binary that
+Order (README.md lists the variable): ``CVOPS_FFMPEG``, else an ``ffmpeg`` on the PATH, else the static binary that
 the ``imageio-ffmpeg`` wheel ships, so a fresh ``pip install`` is enough and no system package is needed.
 """
 

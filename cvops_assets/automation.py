@@ -4,11 +4,14 @@ The match sensor runs each new match's own chain (labels, checks, predictions, c
 every match at once (the selection) and then the new match again (its frames), so it is driven by conditions
 that the automation sensor evaluates:
 
-* ``match_selection`` re-runs when any match's labels changed. Unlike ``AutomationCondition.eager()``, it does not
-  wait for *every* match partition to exist: one match whose labels fail must not hold up the others.
-* ``selected_frames`` (and what follows it) runs for a match only while that match is *missing*, after its
-  inputs were updated. An existing match is never re-run because the selection was recomputed: the selection only
-  grows and never moves a match, so its frames stay valid (a policy change is handled by an explicit backfill).
+* ``on_any_dep_update``: unpartitioned tables that summarise every match (``match_selection``, the benchmark's
+  samples and leaderboard, the promotion, the ``models`` table) re-run when anything upstream changed. Unlike
+  ``AutomationCondition.eager()``, it does not wait for *every* match partition to exist: one match whose labels
+  fail must not hold up the others.
+* ``once_per_match``: a match's frames (``selected_frames``), drift statistics and samples run for that match only
+  while it is *missing*, after its inputs were updated. An existing match is never re-run because the selection
+  was recomputed: the selection only grows and never moves a match, so its frames stay valid (a policy change is
+  handled by an explicit backfill).
 """
 
 import dagster as dg
@@ -17,8 +20,8 @@ AC = dg.AutomationCondition
 
 _idle = ~AC.in_progress() & ~AC.any_deps_in_progress()
 
-on_any_match_update = ((AC.newly_missing() | AC.any_deps_updated()).since_last_handled() & _idle).with_label(
-    "on any match update"
+on_any_dep_update = ((AC.newly_missing() | AC.any_deps_updated()).since_last_handled() & _idle).with_label(
+    "on any upstream update"
 )
 
 once_per_match = (

@@ -2,26 +2,21 @@
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from cvops.datasets import export_dataset, export_preview, list_versions, version_samples, versions_frame
 from cvops.datasets.candidates import DatasetCandidates, dataset_candidates
 from cvops.io import write_text_atomic
 from cvops.provenance import current_git_commit
-from cvops_assets.cleaning import cleaned_tracks
-from cvops_assets.samples import frame_samples
-from cvops_assets.selection import match_selection, selected_frames
-from cvops_resources import CatalogResource, DatasetRepoResource
+from cvops_assets.catalog_tables import table_asset
+from cvops_resources import CatalogResource, DatasetRepoResource, LabelStoreResource
 
-DATASET_DEPS = [match_selection, selected_frames, frame_samples, cleaned_tracks]
+CANDIDATE_TABLES = ["match_selection", "selected_frames", "frame_samples", "cleaned_tracks"]
 
 
 def _candidates(catalog: CatalogResource) -> DatasetCandidates:
-    return dataset_candidates(
-        catalog.read("match_selection"),
-        catalog.read("selected_frames"),
-        catalog.read("frame_samples"),
-        catalog.read("cleaned_tracks"),
-    )
+    tables = catalog.get_catalog()
+    return dataset_candidates(*(tables.read(name) for name in CANDIDATE_TABLES))
 
 
 def _not_ready_markdown(not_ready: pd.DataFrame) -> str:
@@ -31,21 +26,19 @@ def _not_ready_markdown(not_ready: pd.DataFrame) -> str:
 
 
 @dg.asset(
-    deps=DATASET_DEPS,
+    deps=CANDIDATE_TABLES,
     group_name="datasets",
     kinds={"dvc", "markdown"},
     description="What exporting now would change, per group: matches and samples in the latest dataset version "
     "and in the candidate, added and removed; so a person can judge whether a new version (and retraining) is "
     "worth it. Written to $CVOPS_HOME/reports/export_preview.md too.",
 )
-def dataset_export_preview(
-    context: dg.AssetExecutionContext, catalog: CatalogResource, dataset_repo: DatasetRepoResource
-) -> dg.MaterializeResult:
+def dataset_export_preview(catalog: CatalogResource, dataset_repo: DatasetRepoResource) -> dg.MaterializeResult:
     candidates = _candidates(catalog)
     report = (
-        export_preview(dataset_repo.repo(), candidates.samples) + "\n\n" + _not_ready_markdown(candidates.not_ready)
+        export_preview(dataset_repo.get_repo(), candidates.samples) + "\n\n" + _not_ready_markdown(candidates.not_ready)
     )
-    path = catalog.root / "reports" / "export_preview.md"
+    path = catalog.paths().reports / "export_preview.md"
     write_text_atomic(path, report)
     return dg.MaterializeResult(
         metadata={
@@ -57,34 +50,43 @@ def dataset_export_preview(
     )
 
 
-class DatasetExportSettings(dg.Config):
+class DatasetVersionRunConfig(dg.Config):
     """Recorded in the version's export.yaml with the selection policy, so a version says how it was made."""
 
-    task: str = "mot-players"
-    notes: str = ""
+    task: str = Field(default="mot-players", description="What the dataset is for (one repository can serve several).")
+    notes: str = Field(default="", description="Free text kept with the version, e.g. why it was made.")
 
 
-@dg.asset(
-    deps=DATASET_DEPS,
-    group_name="datasets",
-    kinds={"dvc", "git"},
-    description="The next dataset version: a git commit tagged dataset/vN whose images DVC stores once and pushes "
-    "(only what the remote lacks). Runs when asked (UI, CLI, retrain_sensor), never on every match.",
+@dg.multi_asset(
+    name="export_dataset_version",
+    specs=[
+        dg.AssetSpec(
+            "dataset_version",
+            deps=CANDIDATE_TABLES,
+            group_name="datasets",
+            kinds={"dvc", "git"},
+            description="The next dataset version: a git commit tagged dataset/vN whose images DVC stores once and "
+            "pushes (only what the remote lacks). Runs when asked (UI, CLI, retrain_sensor), never on every match.",
+        ),
+        table_asset("dataset_versions", deps=["dataset_version"], group_name="datasets"),
+        table_asset("dataset_samples", deps=["dataset_version"], group_name="datasets"),
+    ],
 )
-def dataset_version(
+def export_dataset_version(
     context: dg.AssetExecutionContext,
-    config: DatasetExportSettings,
+    config: DatasetVersionRunConfig,
     catalog: CatalogResource,
     dataset_repo: DatasetRepoResource,
-) -> dg.MaterializeResult:
+    label_store: LabelStoreResource,
+):
     candidates = _candidates(catalog)
     if not len(candidates.samples):
         raise dg.Failure(
             "no ready samples to export yet", metadata={"not_ready": _not_ready_markdown(candidates.not_ready)}
         )
-    repo = dataset_repo.repo()
+    repo, tables = dataset_repo.get_repo(), catalog.get_catalog()
     preview = export_preview(repo, candidates.samples)
-    selection = catalog.read("match_selection")
+    selection = tables.read("match_selection")
     result = export_dataset(
         repo,
         candidates.samples,
@@ -95,25 +97,30 @@ def dataset_version(
             "matches": sorted(candidates.samples["match_id"].unique()),
         },
         code_commit=current_git_commit(),
-        sources={"label_store": str(catalog.root), "matches_not_ready": candidates.not_ready.to_dict("records")},
+        sources={
+            "label_store": str(label_store.get_store().root),
+            "matches_not_ready": candidates.not_ready.to_dict("records"),
+        },
         lock_timeout_s=dataset_repo.lock_timeout_s,
     )
     if result.lock.waited:
         context.log.info(result.lock.describe())
 
-    catalog.write("dataset_versions", versions_frame(list_versions(repo)))
+    versions = versions_frame(list_versions(repo))
+    tables.write("dataset_versions", versions)
     for version in (*result.completed, result.version):
         rows = result.samples if version == result.version else version_samples(repo, version.version)
-        catalog.upsert("dataset_samples", rows, key=["version", "match_id", "frame"])
+        tables.upsert("dataset_samples", rows, key=["version", "match_id", "frame"])
 
     version = result.version
     report = "\n\n".join(
         ["## Before export\n\n" + preview, "## Export\n\n" + result.report, _not_ready_markdown(candidates.not_ready)]
     )
-    write_text_atomic(catalog.root / "reports" / f"dataset-{version.tag.replace('/', '-')}.md", report)
+    write_text_atomic(catalog.paths().reports / f"dataset-{version.tag.replace('/', '-')}.md", report)
     if result.push_error:
         context.log.warning(f"{version.tag} is committed but not pushed: {result.push_error}")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="dataset_version",
         metadata={
             "version": version.version,
             "tag": version.tag,
@@ -131,4 +138,8 @@ def dataset_version(
             "report": dg.MetadataValue.md(report),
         },
         data_version=dg.DataVersion(version.tag),
+    )
+    yield dg.MaterializeResult(asset_key="dataset_versions", metadata={"dagster/row_count": len(versions)})
+    yield dg.MaterializeResult(
+        asset_key="dataset_samples", metadata={"version": version.version, "dagster/row_count": len(result.samples)}
     )

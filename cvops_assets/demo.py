@@ -10,28 +10,27 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections.abc import Callable
 
 import dagster as dg
 import pandas as pd
 
+from cvops.catalog import Catalog
 from cvops.home import init_home
 from cvops.labels import LabelStore
+from cvops.registry import open_registry
 from cvops.settings import CvopsPaths
 from cvops.synth import SynthConfig, generate_store
 
 Echo = Callable[[str], None]
 # The demo prints its own summary; each run's full event log stays in the instance for the UI.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# Dataset versions are made when asked (here: after each wave of matches), never on every match.
-DATASET_KEYS = [dg.AssetKey("dataset_export_preview"), dg.AssetKey("dataset_version")]
 # Sensors whose run requests the stand-in executes (the automation sensor is evaluated separately).
 RUN_SENSORS = ("annotated_matches_sensor", "benchmark_sensor")
 # The demo's matches are 20 seconds long, not 90 minutes: a frame every 5 (not 25) gives the model enough images,
 # and grouping by pitch alone keeps most matches for training (one val match per pitch).
-DEMO_ASSET_CONFIG = {
-    "selected_frames": {"frame_step": 5},
+DEMO_OP_CONFIG = {
+    "select_frames": {"frame_step": 5},
     "match_selection": {"group_by": ["pitch"], "max_per_group": 4},
 }
 
@@ -46,7 +45,7 @@ def run_demo(
 
     instance = dg.DagsterInstance.get()
     echo(f"cvops demo: state in {paths.home}")
-    daemon = DaemonStandIn(defs, instance, echo, asset_config={**DEMO_ASSET_CONFIG})
+    daemon = DaemonStandIn(defs, instance, echo, op_config={**DEMO_OP_CONFIG})
 
     waves = [(n_matches, 0, seed)] + ([(n_new_matches, n_matches, seed + 1)] if n_new_matches else [])
     for number, (count, first, wave_seed) in enumerate(waves, start=1):
@@ -58,7 +57,7 @@ def run_demo(
         daemon.retrain(train_minutes)
         daemon.run_until_idle()
 
-    _print_summary(defs, paths, echo)
+    _print_summary(paths, echo)
     echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} min")
     echo(
         "See it in the UI: `make dev`, then open http://127.0.0.1:3000 "
@@ -92,12 +91,10 @@ class DaemonStandIn:
         instance: dg.DagsterInstance,
         echo: Echo,
         *,
-        asset_config: dict[str, dict] | None = None,
+        op_config: dict[str, dict] | None = None,
     ) -> None:
-        # Dagster's condition tester selects assets with a "beta" argument; the warning says nothing to a user.
-        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*include_sources.*")
         self.defs, self.instance, self.echo = defs, instance, echo
-        self.asset_config = asset_config or {}
+        self.op_config = op_config or {}
         self.cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
         self.sensor_cursors: dict[str, str | None] = {}
         self.run_keys: set[str] = set()
@@ -121,30 +118,34 @@ class DaemonStandIn:
         return self._report("retrain", None, outcome)
 
     def materialize(self, keys: list[dg.AssetKey], partition_key: str | None = None) -> dg.ExecuteInProcessResult:
-        """Run ``keys`` (of one partition) as a person would from the UI; returns the run's result."""
+        """Run ``keys`` (of one partition) as a person would from the UI, with the assets their steps also write;
+        returns the run's result."""
+        selection = dg.AssetSelection.assets(*keys).required_multi_asset_neighbors()
+        keys = sorted(selection.resolve(self.defs.resolve_asset_graph()), key=lambda k: k.to_user_string())
         job = self.defs.resolve_implicit_job_def_def_for_assets(keys)
+        steps = {self.defs.resolve_assets_def(key).node_def.name for key in keys}
         outcome = job.execute_in_process(
             instance=self.instance,
             asset_selection=keys,
             partition_key=partition_key,
-            run_config=self._run_config(job, {}, only={k.to_user_string() for k in keys}),
+            run_config=self._run_config(job, {}, only=steps),
             raise_on_error=False,
         )
-        return self._report(", ".join(k.to_user_string() for k in keys), partition_key, outcome)
+        return self._report(", ".join(sorted(steps)), partition_key, outcome)
 
     def _run_config(self, job: dg.JobDefinition, extra: dict[str, dict], only: set[str] | None = None) -> dict:
-        """Quiet logging plus the configured assets' config, for the assets this run executes."""
-        config = {**self.asset_config, **extra}
+        """Quiet logging plus the configured steps' config, for the steps this run executes."""
+        config = {**self.op_config, **extra}
         nodes = set(job.graph.node_dict) if only is None else only
         ops = {name: {"config": values} for name, values in config.items() if name in nodes}
         return {**QUIET_RUN_CONFIG, "ops": ops} if ops else QUIET_RUN_CONFIG
 
     def _tick(self, sensor_name: str) -> int:
         sensor = self.defs.resolve_sensor_def(sensor_name)
-        context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.sensor_cursors.get(sensor_name), resources=self.defs.resources
-        )
-        result = sensor(context)
+        cursor = self.sensor_cursors.get(sensor_name)
+        # Resources holding other resources (S3 access) are set up by a context manager, as the daemon does.
+        with dg.build_sensor_context(instance=self.instance, cursor=cursor, resources=self.defs.resources) as context:
+            result = sensor(context)
         if not isinstance(result, dg.SensorResult):
             result = dg.SensorResult(run_requests=[result]) if isinstance(result, dg.RunRequest) else None
         if result is None:
@@ -152,6 +153,8 @@ class DaemonStandIn:
         self.sensor_cursors[sensor_name] = result.cursor or self.sensor_cursors.get(sensor_name)
         for request in result.dynamic_partitions_requests or []:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        for event in result.asset_events or []:
+            self.instance.report_runless_asset_event(event)
         launched = 0
         for request in result.run_requests or []:
             if request.run_key in self.run_keys:
@@ -205,8 +208,8 @@ ORDER BY m.match_id
 """
 
 
-def _print_summary(defs: dg.Definitions, paths: CvopsPaths, echo: Echo) -> None:
-    catalog = defs.resources["catalog"]
+def _print_summary(paths: CvopsPaths, echo: Echo) -> None:
+    catalog = Catalog.at(paths)
     summary = catalog.query(SUMMARY_SQL)
     truth_file = paths.label_store / "_truth" / "matches.csv"
     if truth_file.exists():  # synthetic stores know the true offsets: show them beside the recovered ones
@@ -230,7 +233,7 @@ def _print_summary(defs: dg.Definitions, paths: CvopsPaths, echo: Echo) -> None:
         models = catalog.query("SELECT model_version, dataset_version, stage FROM models ORDER BY model_version")
         echo("\nmodels (`cvops models list`):")
         echo(models.to_string(index=False) if len(models) else "  none")
-    registry = defs.resources["model_registry"].registry()
+    registry = open_registry(paths.model_registry, cache_dir=paths.models_cache)
     decisions = [e for e in registry.audit_log() if e.get("action") in ("promote", "reject", "rollback")]
     echo("\npromotion decisions (`cvops models audit`):")
     for entry in decisions or [{"version": "-", "action": "none", "reason": ""}]:

@@ -1,21 +1,21 @@
-"""Jobs: the per-match chain, run once per newly annotated match."""
+"""Jobs: the per-match chain (run once per newly annotated match), a retrain, one benchmark pair."""
 
 import dagster as dg
 
-from cvops_assets.cleaning import cleaned_tracks, match_predictions
-from cvops_assets.labels import raw_labels
-
-MATCH_ASSETS = [raw_labels, match_predictions, cleaned_tracks]
-
 match_pipeline_job = dg.define_asset_job(
     name="match_pipeline",
-    selection=dg.AssetSelection.assets(*MATCH_ASSETS),
-    description="Everything that is computed per match (labels and their checks, cleaning, selected frames).",
+    selection=dg.AssetSelection.assets(
+        "raw_labels", "match_predictions", "cleaned_tracks"
+    ).required_multi_asset_neighbors(),
+    description="What is computed per match as soon as it is annotated: its labels and their checks, the "
+    "predictions that judge them, the cleaning (selection, frames and samples follow by automation).",
 )
 
 retrain_job = dg.define_asset_job(
     name="retrain",
-    selection=dg.AssetSelection.assets("dataset_export_preview", "dataset_version", "trained_model"),
+    selection=dg.AssetSelection.assets(
+        "dataset_export_preview", "dataset_version", "trained_model"
+    ).required_multi_asset_neighbors(),
     description="A new dataset version, then a model trained on it (the benchmark and promotion follow).",
 )
 

@@ -1,20 +1,18 @@
 """Training: a model per dataset version, registered as a candidate with its TorchScript export and card."""
 
-import tempfile
-from pathlib import Path
-
 import dagster as dg
-import pandas as pd
-import torch
+from pydantic import Field
 
-from cvops.benchmark.scoring import ClipConfig, score_match
+from cvops.benchmark.scoring import score_val_matches, val_matches
 from cvops.datasets import checkout_version, latest_version
-from cvops.metrics import combine
-from cvops.model import TrainConfig, export_torchscript, train
-from cvops.registry import ModelCard
-from cvops_assets.datasets import dataset_version
+from cvops.model import TrainConfig, train
+from cvops.model.release import register_candidate
+from cvops.registry.registry import models_frame
+from cvops_assets.automation import on_any_dep_update
+from cvops_assets.catalog_tables import label_store, table_asset
 from cvops_assets.executor import gpu_op_tags
 from cvops_assets.partitions import models_partitions
+from cvops_assets.run_config import run_config
 from cvops_resources import (
     CatalogResource,
     DatasetRepoResource,
@@ -23,83 +21,56 @@ from cvops_resources import (
     VideoResource,
 )
 
-_DEFAULTS = TrainConfig()
 
+class TrainRunConfig(run_config(TrainConfig)):
+    """The training run (docs/model.md explains each setting)."""
 
-class TrainingSettings(dg.Config):
-    """The training run (see docs/model.md); unset ``dataset_version`` means the latest version."""
-
-    dataset_version: int | None = None
-    epochs: int = _DEFAULTS.epochs
-    max_minutes: float | None = 5.0
-    batch_size: int = _DEFAULTS.batch_size
-    input_width: int = _DEFAULTS.input_size[0]
-    input_height: int = _DEFAULTS.input_size[1]
-    lr: float = _DEFAULTS.lr
-    weight_decay: float = _DEFAULTS.weight_decay
-    seed: int = _DEFAULTS.seed
-    num_workers: int = _DEFAULTS.num_workers
-    num_threads: int | None = _DEFAULTS.num_threads
-
-    def to_domain(self) -> TrainConfig:
-        return TrainConfig(
-            epochs=self.epochs,
-            max_minutes=self.max_minutes,
-            batch_size=self.batch_size,
-            input_size=(self.input_width, self.input_height),
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            seed=self.seed,
-            num_workers=self.num_workers,
-            num_threads=self.num_threads,
-        )
+    dataset_version: int | None = Field(default=None, description="Dataset version to train on; unset: the latest.")
+    max_minutes: float | None = Field(
+        default=5.0, description="Wall-clock budget for the training loop (evaluation excluded); unset: epochs only."
+    )
 
 
 @dg.asset(
-    deps=[dataset_version],
+    deps=["dataset_version", "matches", "cleaned_tracks", label_store],
     group_name="models",
     kinds={"pytorch"},
     op_tags=gpu_op_tags(),
     description="A detector + re-ID model trained on a dataset version (checked out with dvc pull), exported to "
-    "TorchScript (parity checked) and registered as a candidate; the benchmark then decides on promotion.",
+    "TorchScript (parity checked) and registered as a candidate; the benchmark then decides on promotion. Its "
+    "tracking is scored on the version's val matches.",
 )
 def trained_model(
     context: dg.AssetExecutionContext,
-    config: TrainingSettings,
+    config: TrainRunConfig,
     dataset_repo: DatasetRepoResource,
     model_registry: ModelRegistryResource,
     catalog: CatalogResource,
     label_store: LabelStoreResource,
     video: VideoResource,
 ) -> dg.MaterializeResult:
-    repo = dataset_repo.repo()
+    repo = dataset_repo.get_repo()
     number = config.dataset_version
     if number is None:
         latest = latest_version(repo)
         if latest is None:
             raise dg.Failure("there is no dataset version to train on yet: materialise dataset_version first")
         number = latest.version
-    checkout = checkout_version(repo, number, catalog.root / "checkouts" / f"dataset-v{number}")
+    checkout = checkout_version(repo, number, catalog.paths().checkouts / f"dataset-v{number}")
     result = train(checkout, config.to_domain(), log=context.log.info)
-
-    with tempfile.TemporaryDirectory(prefix="cvops-model-") as tmp:
-        checkpoint = result.save(Path(tmp) / "checkpoint.pt")
-        example = torch.rand(1, 3, config.input_height, config.input_width)
-        parity = export_torchscript(result.model, Path(tmp) / "model.torchscript.pt", example)
-        card = ModelCard.create(
-            dataset_version=f"dataset/v{number}",
-            config=result.config.to_dict(),
-            metrics=_card_metrics(result.val_metrics or {}),
-            parity_max_abs_diff=parity,
-            device=result.device,
-        )
-        version = model_registry.registry(actor=f"dagster run {context.run_id}").register(
-            checkpoint, Path(tmp) / "model.torchscript.pt", card
-        )
+    registry = model_registry.get_registry(actor=f"dagster run {context.run.run_id}")
+    version = register_candidate(result, registry, dataset_version=f"dataset/v{number}")
     context.instance.add_dynamic_partitions(models_partitions.name, [version.version])
+
     val = result.val_metrics or {}
-    tracking = _val_tracking(
-        result.model, checkout, val.get("track_score_threshold"), catalog, label_store, video, context
+    tracking = score_val_matches(
+        result.model,
+        val_matches(checkout),
+        catalog.get_catalog(),
+        label_store.get_store(),
+        video.get_extractor(),
+        score_threshold=val.get("track_score_threshold"),
+        progress_log=context.log.info,
     )
     return dg.MaterializeResult(
         metadata={
@@ -113,7 +84,7 @@ def trained_model(
             "player_ap50": _finite(val.get("player_ap50")),
             "map50": _finite(val.get("map50")),
             "track_score_threshold": _finite(val.get("track_score_threshold")),
-            "torchscript_max_abs_diff": parity,
+            "torchscript_max_abs_diff": version.card.parity_max_abs_diff,
             **tracking,
             "loss_per_epoch": dg.MetadataValue.md(_loss_table(result.loss_history)),
         },
@@ -121,44 +92,32 @@ def trained_model(
     )
 
 
-def _val_tracking(
-    model: torch.nn.Module,
-    checkout: Path,
-    score_threshold: float | None,
-    catalog: CatalogResource,
-    label_store: LabelStoreResource,
-    video: VideoResource,
-    context: dg.AssetExecutionContext,
-) -> dict[str, float]:
-    """The tracker's MOTA and IDF1 on the version's val matches (the benchmark's clip of each), combined, at the
-    model's own operating point."""
-    manifest = pd.read_parquet(checkout / "manifest.parquet", columns=["match_id", "split"])
-    matches = sorted(manifest.loc[manifest["split"] == "val", "match_id"].unique())
-    if not matches:
-        return {}
-    store_root = label_store.store().root
-    scored = []
-    for match_id in matches:
-        match = catalog.read("matches", match_id).iloc[0]
-        metrics, _ = score_match(
-            model,
-            int(match.n_frames),
-            catalog.read("cleaned_tracks", match_id),
-            ClipConfig(),
-            video.frame_reader(match.video, base_dir=store_root, log=context.log),
-            score_threshold=score_threshold,
+@dg.multi_asset(
+    name="models",
+    specs=[
+        table_asset(
+            "models",
+            deps=["trained_model", "model_promotion"],
+            group_name="models",
+            automation_condition=on_any_dep_update,
         )
-        scored.append(metrics)
-    overall = combine(scored)
-    return {"val_matches": len(matches), "val_mota": overall.mota, "val_idf1": overall.idf1, "val_hota": overall.hota}
+    ],
+    description="Rewrites the catalog table of model versions from the registry, after a model is registered "
+    "or promoted (`cvops models` changes made by hand rewrite it too).",
+)
+def models_table(model_registry: ModelRegistryResource, catalog: CatalogResource) -> dg.MaterializeResult:
+    registry = model_registry.get_registry()
+    state = registry.state()
+    catalog.get_catalog().write("models", models_frame(state))
+    production = state.production()
+    return dg.MaterializeResult(
+        asset_key="models",
+        metadata={"versions": len(state.versions), "production": production.version if production else "none"},
+    )
 
 
 def _finite(value: object) -> float:
     return float(value) if isinstance(value, int | float) else float("nan")
-
-
-def _card_metrics(val: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in val.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def _loss_table(history: list[dict[str, float]]) -> str:

@@ -1,12 +1,21 @@
-"""Sensors: newly annotated matches become partitions and runs."""
+"""Sensors and the schedule: what starts runs without a person (the calculations live in the domain library).
+
+* ``annotated_matches_sensor``: newly annotated matches become partitions and runs of their per-match chain.
+* ``cvops_automation_sensor``: evaluates the assets' automation conditions (``cvops_assets/automation.py``).
+* ``benchmark_sensor``: a run for every (model, benchmark sample) pair without a result.
+* ``retrain_sensor``: a new dataset version and model once enough new samples are ready.
+* ``monthly_retrain``: the same on a calendar, off by default.
+"""
 
 import hashlib
 import json
 
 import dagster as dg
 
-from cvops.benchmark.membership import current_generation, current_samples
+from cvops.benchmark import current_generation, current_samples, missing_pairs
 from cvops.datasets.candidates import dataset_candidates
+from cvops.datasets.retrain import samples_fingerprint, samples_not_in_latest_version
+from cvops_assets.datasets import CANDIDATE_TABLES
 from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job
 from cvops_assets.partitions import matches_partitions, models_partitions
 from cvops_resources import CatalogResource, LabelStoreResource, ModelRegistryResource, RetrainPolicyResource
@@ -19,39 +28,46 @@ MAX_NEW_MATCHES_PER_TICK = 50
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds each newly annotated match of the label store as a `matches` partition and runs its chain. "
-    f"At most {MAX_NEW_MATCHES_PER_TICK} matches per tick, oldest annotation first; bad rows are skipped and logged.",
+    f"At most {MAX_NEW_MATCHES_PER_TICK} matches per tick, oldest annotation first; bad rows are skipped and logged. "
+    "Records that the label_store asset changed whenever matches.csv did.",
 )
 def annotated_matches_sensor(context: dg.SensorEvaluationContext, label_store: LabelStoreResource):
     # The cursor is only a fingerprint of matches.csv and whether matches were left for a later tick: the set of
     # matches already taken in is the partition set itself, so the cursor stays small however many matches exist.
-    matches_file = label_store.store().matches_file
-    if not matches_file.exists():
-        return dg.SkipReason(f"no label store yet: {matches_file} does not exist")
-    fingerprint = hashlib.sha256(matches_file.read_bytes()).hexdigest()[:16]
+    store = label_store.get_store()
+    if not store.matches_file.exists():
+        return dg.SkipReason(f"no label store yet: {store.matches_file} does not exist")
+    fingerprint = hashlib.sha256(store.matches_file.read_bytes()).hexdigest()[:16]
     cursor = json.loads(context.cursor) if context.cursor else {}
     if cursor.get("fingerprint") == fingerprint and not cursor.get("pending"):
         return dg.SkipReason("matches.csv has not changed since the last tick")
 
-    table = label_store.read_matches()
+    table = store.read_matches()
     for error in table.errors:
         context.log.warning(f"skipping a row of the label store: {error}")
-
-    known = set(context.instance.get_dynamic_partitions(matches_partitions.name))
-    new = sorted(
-        (m for m in table.annotated() if m.match_id not in known),
-        key=lambda m: (m.annotated_at, m.match_id),
-    )
+    new = table.newly_annotated(context.instance.get_dynamic_partitions(matches_partitions.name))
     batch = [m.match_id for m in new[:MAX_NEW_MATCHES_PER_TICK]]
     pending = len(new) - len(batch)
+    # The label store is an external asset: Dagster learns that it changed from this sensor, as a materialization
+    # recorded without a run (what the assets reading it wait for).
+    changed = dg.AssetMaterialization(
+        "label_store",
+        metadata={
+            "annotated_matches": len(table.annotated()),
+            "rejected_rows": len(table.errors),
+            "matches_csv_sha256": fingerprint,
+        },
+    )
     next_cursor = json.dumps({"fingerprint": fingerprint, "pending": pending})
     if not batch:
-        return dg.SensorResult(skip_reason="no newly annotated matches", cursor=next_cursor)
+        return dg.SensorResult(skip_reason="no newly annotated matches", cursor=next_cursor, asset_events=[changed])
     if pending:
         context.log.info(f"{pending} more new matches left for the next ticks")
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"match:{match_id}", partition_key=match_id) for match_id in batch],
         dynamic_partitions_requests=[matches_partitions.build_add_request(batch)],
         cursor=next_cursor,
+        asset_events=[changed],
     )
 
 
@@ -77,24 +93,17 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 def benchmark_sensor(
     context: dg.SensorEvaluationContext, catalog: CatalogResource, model_registry: ModelRegistryResource
 ):
-    membership = catalog.read("benchmark_samples")
+    tables = catalog.get_catalog()
+    membership = tables.read("benchmark_samples")
     samples = current_samples(membership)
-    models = [version.version for version in model_registry.registry().list()]
+    models = [version.version for version in model_registry.get_registry().list()]
     if not samples or not models:
         return dg.SkipReason(f"{len(models)} models and {len(samples)} benchmark samples: nothing to evaluate")
-    generation = current_generation(membership)
-    results = catalog.read("benchmark_results")
-    done = set(
-        zip(
-            results.loc[results["generation"] == generation, "model_version"],
-            results.loc[results["generation"] == generation, "match_id"],
-            strict=True,
-        )
-    )
-    missing = [(m, s) for m in models for s in samples if (m, s) not in done]
+    missing = missing_pairs(membership, tables.read("benchmark_results"), models)
     if not missing:
         return dg.SkipReason(f"every pair of {len(models)} models x {len(samples)} samples is evaluated")
-    known_models = set(context.instance.get_dynamic_partitions(models_partitions.name))
+    generation = current_generation(membership)
+    new_models = sorted(set(models) - set(context.instance.get_dynamic_partitions(models_partitions.name)))
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -104,9 +113,7 @@ def benchmark_sensor(
             )
             for model, match in missing
         ],
-        dynamic_partitions_requests=[models_partitions.build_add_request(sorted(set(models) - known_models))]
-        if set(models) - known_models
-        else [],
+        dynamic_partitions_requests=[models_partitions.build_add_request(new_models)] if new_models else [],
     )
 
 
@@ -120,21 +127,13 @@ def benchmark_sensor(
 def retrain_sensor(
     context: dg.SensorEvaluationContext, catalog: CatalogResource, retrain_policy: RetrainPolicyResource
 ):
-    candidates = dataset_candidates(
-        catalog.read("match_selection"),
-        catalog.read("selected_frames"),
-        catalog.read("frame_samples"),
-        catalog.read("cleaned_tracks"),
-    ).samples
-    versions = catalog.read("dataset_samples")
-    latest = versions[versions["version"] == versions["version"].max()] if len(versions) else versions
-    in_latest = set(zip(latest["match_id"], latest["frame"], strict=True))
-    new = [key for key in zip(candidates["match_id"], candidates["frame"], strict=True) if key not in in_latest]
-    threshold = retrain_policy.min_new_samples
+    tables = catalog.get_catalog()
+    candidates = dataset_candidates(*(tables.read(name) for name in CANDIDATE_TABLES)).samples
+    new = samples_not_in_latest_version(candidates, tables.read("dataset_samples"))
+    threshold = retrain_policy.get_policy().min_new_samples
     if len(new) < threshold:
         return dg.SkipReason(f"{len(new)} new samples since the latest dataset version; retraining needs {threshold}")
-    fingerprint = hashlib.sha256(repr(sorted(new)).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=f"retrain:{fingerprint}", tags={"cvops/new_samples": str(len(new))})
+    return dg.RunRequest(run_key=f"retrain:{samples_fingerprint(new)}", tags={"cvops/new_samples": str(len(new))})
 
 
 monthly_retrain_schedule = dg.ScheduleDefinition(

@@ -7,7 +7,7 @@ import click
 
 @click.group("benchmark")
 def benchmark() -> None:
-    """Reset the benchmark (docs/registry.md, "The benchmark")."""
+    """Reset the benchmark (docs/architecture.md, "The benchmark")."""
 
 
 @benchmark.command("invalidate")

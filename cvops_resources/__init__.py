@@ -5,6 +5,7 @@ from cvops_resources.datasets import DatasetRepoResource
 from cvops_resources.label_store import LabelStoreResource
 from cvops_resources.registry import ModelRegistryResource
 from cvops_resources.retrain import RetrainPolicyResource
+from cvops_resources.s3 import S3Resource
 from cvops_resources.video import VideoResource
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "LabelStoreResource",
     "ModelRegistryResource",
     "RetrainPolicyResource",
+    "S3Resource",
     "VideoResource",
 ]

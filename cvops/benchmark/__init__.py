@@ -10,23 +10,29 @@ from cvops.benchmark.leaderboard import Leaderboard, LeaderboardRow, leaderboard
 from cvops.benchmark.membership import (
     BenchmarkError,
     current_generation,
+    current_results,
     current_samples,
     invalidate,
+    missing_pairs,
     update_membership,
     verify_append_only,
 )
-from cvops.benchmark.promotion import PromotionDecision, decide_promotion
+from cvops.benchmark.promotion import PromotionDecision, PromotionPolicy, decide_candidates, decide_promotion
 
 __all__ = [
     "BenchmarkError",
     "Leaderboard",
     "LeaderboardRow",
     "PromotionDecision",
+    "PromotionPolicy",
     "current_generation",
+    "current_results",
     "current_samples",
+    "decide_candidates",
     "decide_promotion",
     "invalidate",
     "leaderboard",
+    "missing_pairs",
     "update_membership",
     "verify_append_only",
 ]

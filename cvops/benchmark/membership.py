@@ -88,3 +88,18 @@ def verify_append_only(before: pd.DataFrame, after: pd.DataFrame) -> None:
         changed = (kept.astype(str) != original.astype(str)).any(axis=1)
         first = int(changed.to_numpy().argmax())
         raise BenchmarkError(f"benchmark row {first} would change: {original.iloc[first].to_dict()}")
+
+
+def current_results(membership: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """The ``benchmark_results`` rows of the current generation (earlier generations no longer count)."""
+    return results[results["generation"] == current_generation(membership)]
+
+
+def missing_pairs(membership: pd.DataFrame, results: pd.DataFrame, models: Iterable[str]) -> list[tuple[str, str]]:
+    """Every (model version, sample) pair of the current generation without a result, models in the order given.
+
+    A new model needs every sample, a new sample every model, and nothing computed is computed again."""
+    samples = current_samples(membership)
+    done = current_results(membership, results)
+    evaluated = set(zip(done["model_version"], done["match_id"], strict=True))
+    return [(model, sample) for model in models for sample in samples if (model, sample) not in evaluated]

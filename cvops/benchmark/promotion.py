@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from cvops.benchmark.leaderboard import Leaderboard
+import pandas as pd
+
+from cvops.benchmark.leaderboard import Leaderboard, leaderboard
+from cvops.metrics import ErrorWeights
+from cvops.registry import ModelRegistry, Stage
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    """How models are compared and when a candidate replaces production."""
+
+    weights: ErrorWeights = field(default_factory=ErrorWeights)
+    """Cost of each kind of error in the weighted error (per ground-truth box)."""
+    min_relative_gain: float = 0.02
+    """A candidate is promoted when its weighted error is at least this share below production's (2%: smaller
+    differences are within the noise of a few benchmark matches)."""
 
 
 @dataclass(frozen=True)
@@ -48,3 +64,41 @@ def decide_promotion(
         f"{production_error:.4f} on {n_common} common samples"
     )
     return PromotionDecision(False, reason, candidate_error, production_error, n_common)
+
+
+def decide_candidates(
+    registry: ModelRegistry, results: pd.DataFrame, samples: Sequence[str], policy: PromotionPolicy
+) -> list[str]:
+    """Decide every candidate whose benchmark pairs are complete: promote it, or record once why it stays a
+    candidate (the registry's audit log holds every decision). ``results``: the current generation's
+    ``benchmark_results``; returns one line per candidate, for a person to read."""
+    decisions = []
+    for candidate in registry.list(stage=Stage.CANDIDATE):
+        evaluated = set(results.loc[results["model_version"] == candidate.version, "match_id"])
+        if not samples or not set(samples) <= evaluated:
+            decisions.append(f"{candidate.version}: waiting for its benchmark pairs ({len(evaluated)}/{len(samples)})")
+            continue
+        production = registry.production()
+        compared = [candidate.version] + ([production.version] if production else [])
+        board = leaderboard(results, models=compared, samples=list(samples), weights=policy.weights)
+        decision = decide_promotion(
+            candidate.version,
+            production.version if production else None,
+            board,
+            min_relative_gain=policy.min_relative_gain,
+        )
+        if decision.promote:
+            registry.promote(candidate.version, reason=decision.reason)
+        elif not _already_rejected(registry, candidate.version, decision.reason):
+            registry.reject(candidate.version, reason=decision.reason)
+        verdict = "promoted" if decision.promote else "stays candidate"
+        decisions.append(f"{candidate.version}: {verdict}: {decision.reason}")
+    return decisions
+
+
+def _already_rejected(registry: ModelRegistry, version: str, reason: str) -> bool:
+    """A rejection with the same reason is recorded once, not on every benchmark refresh."""
+    return any(
+        entry.get("version") == version and entry.get("action") == "reject" and entry.get("reason") == reason
+        for entry in registry.audit_log()
+    )

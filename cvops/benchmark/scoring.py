@@ -13,20 +13,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from cvops.metrics import SequenceMetrics, evaluate_sequence
+from cvops.catalog import Catalog
+from cvops.labels import LabelStore
+from cvops.metrics import SequenceMetrics, combine, evaluate_sequence
 from cvops.model import detect
 from cvops.model.detection_metrics import TRACKED_CLASSES
 from cvops.tracking import TrackerConfig, track_sequence
+from cvops.video.extract import progress_reporter
+from cvops.video.extractor import FrameExtractor, FrameReader
 
 RESULT_METRICS = ("hota", "deta", "assa", "mota", "idf1", "id_switches", "fp", "fn", "num_gt_dets")
-
-FrameReader = Callable[[Sequence[int]], list[np.ndarray]]
-"""Reads frames (1-based video frame numbers) of one match as RGB arrays, in the order asked."""
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,40 @@ def result_row(model_version: str, generation: int, metrics: SequenceMetrics, n_
         "evaluated_at": pd.Timestamp.now(tz="UTC"),
         "stats": json.dumps(metrics.as_dict(with_stats=True)),
     }
+
+
+def val_matches(checkout: Path) -> list[str]:
+    """The val matches of a checked-out dataset version."""
+    manifest = pd.read_parquet(Path(checkout) / "manifest.parquet", columns=["match_id", "split"])
+    return sorted(manifest.loc[manifest["split"] == "val", "match_id"].unique())
+
+
+def score_val_matches(
+    model: torch.nn.Module,
+    matches: Sequence[str],
+    catalog: Catalog,
+    store: LabelStore,
+    extractor: FrameExtractor,
+    *,
+    score_threshold: float | None,
+    progress_log: Callable[[str], None] | None = None,
+) -> dict[str, float]:
+    """A new model's tracking on ``matches`` (the benchmark's clip of each, at the model's own operating point),
+    combined: ``val_matches, val_mota, val_idf1, val_hota``; empty without matches."""
+    if not matches:
+        return {}
+    scored = []
+    for match_id in matches:
+        record = store.annotated_match(match_id)
+        progress = progress_reporter(progress_log, label=f"match {match_id}") if progress_log else None
+        metrics, _ = score_match(
+            model,
+            record.n_frames,
+            catalog.read("cleaned_tracks", match_id),
+            ClipConfig(),
+            extractor.frame_reader(record.video, base_dir=store.root, progress=progress),
+            score_threshold=score_threshold,
+        )
+        scored.append(metrics)
+    overall = combine(scored)
+    return {"val_matches": len(matches), "val_mota": overall.mota, "val_idf1": overall.idf1, "val_hota": overall.hota}

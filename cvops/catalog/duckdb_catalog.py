@@ -1,4 +1,4 @@
-"""The DuckDB catalog: one view per manifest table, in ``$CVOPS_HOME/catalog.duckdb``.
+"""The catalog: the manifest tables, read and written as Parquet, and one DuckDB view per table to query them.
 
 Views only name file patterns, so they never need updating when matches are added: the database file is written
 once (and again only when the table definitions change), never by the runs themselves. That matters because DuckDB
@@ -19,6 +19,7 @@ from cvops.catalog.manifests import Manifests
 from cvops.catalog.tables import TableSpec
 from cvops.errors import CvopsError
 from cvops.io import file_lock
+from cvops.settings import CvopsPaths
 
 _VERSION_TABLE = "cvops_catalog_version"
 
@@ -28,11 +29,33 @@ class CatalogQueryError(CvopsError):
 
 
 class Catalog:
-    """Views over the manifests, queryable with SQL (``cvops sql``), from notebooks or the DuckDB CLI."""
+    """The platform's tables: read and write them (Parquet manifests), or query them with SQL (``cvops sql``, a
+    notebook, the DuckDB CLI) through views in the catalog file."""
 
     def __init__(self, path: str | Path, manifests: Manifests) -> None:
         self.path = Path(path)
         self.manifests = manifests
+
+    @classmethod
+    def at(cls, paths: CvopsPaths) -> Catalog:
+        """The catalog of the platform whose state is at ``paths`` (``Catalog.at(CvopsPaths.from_env())``)."""
+        return cls(paths.catalog, Manifests(paths.manifests))
+
+    def read(self, table: str, match_id: str | None = None) -> pd.DataFrame:
+        """One match's rows of ``table``, or the whole table (see :meth:`Manifests.read`)."""
+        return self.manifests.read(table, match_id)
+
+    def write(self, table: str, frame: pd.DataFrame, match_id: str | None = None) -> Path:
+        """Replace a table's match partition (or the whole table), and make sure the views can see it."""
+        path = self.manifests.write(table, frame, match_id)
+        self.refresh()
+        return path
+
+    def upsert(self, table: str, frame: pd.DataFrame, key: list[str], match_id: str | None = None) -> Path:
+        """Replace the rows of ``frame``'s ``key`` values, keep the others (see :meth:`Manifests.upsert`)."""
+        path = self.manifests.upsert(table, frame, key, match_id)
+        self.refresh()
+        return path
 
     def _fingerprint(self) -> str:
         text = json.dumps([self._view_sql(spec) for spec in self.manifests.tables.values()])

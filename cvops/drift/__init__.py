@@ -14,6 +14,8 @@ from cvops.drift.compare import (
     DriftFinding,
     DriftReport,
     compare_to_reference,
+    findings_from_frame,
+    verdict,
 )
 from cvops.drift.reference import reference_statistics
 from cvops.drift.stats import (
@@ -39,8 +41,10 @@ __all__ = [
     "DriftReport",
     "MatchStatistics",
     "compare_to_reference",
+    "findings_from_frame",
     "freshness_days",
     "match_statistics",
     "prediction_source_of",
     "reference_statistics",
+    "verdict",
 ]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -249,17 +249,29 @@ def compare_to_reference(
 
     findings = [_compare_distribution(name, match, others, config) for name in DISTRIBUTIONS]
     findings += [_compare_scalar(name, match, others, config) for name in SCALARS]
+    status, message = verdict(findings, len(others))
+    return DriftReport(match.match_id, ids, tuple(findings), status, message, config)
+
+
+def verdict(findings: Sequence[DriftFinding], n_reference_matches: int) -> tuple[str, str]:
+    """The report's status (``drift``, ``ok`` or ``no_reference``) and one-line message from its findings.
+
+    Without a reference every statistic is skipped with the report's own message (a statistic skipped for its
+    own reasons says which statistic), which is how stored findings tell that case apart."""
+    if findings and all(f.status == STATUS_SKIPPED and f.message == findings[0].message for f in findings):
+        return REPORT_NO_REFERENCE, findings[0].message
     drifted = [f.statistic for f in findings if f.drifted]
     skipped = sum(f.status == STATUS_SKIPPED for f in findings)
     untested = f" ({skipped} statistic(s) not tested)" if skipped else ""
     if drifted:
-        status, message = (
-            STATUS_DRIFT,
-            f"departs from {len(others)} reference matches in: {', '.join(drifted)}",
-        )
-    else:
-        status, message = STATUS_OK, f"in line with {len(others)} reference matches"
-    return DriftReport(match.match_id, ids, tuple(findings), status, message + untested, config)
+        return STATUS_DRIFT, f"departs from {n_reference_matches} reference matches in: {', '.join(drifted)}{untested}"
+    return STATUS_OK, f"in line with {n_reference_matches} reference matches{untested}"
+
+
+def findings_from_frame(frame: pd.DataFrame) -> list[DriftFinding]:
+    """The findings stored in ``match_drift`` rows (the inverse of :meth:`DriftReport.as_frame`)."""
+    names = [f.name for f in fields(DriftFinding)]
+    return [DriftFinding(**{name: row[name] for name in names}) for row in frame.to_dict("records")]
 
 
 def _test_of(name: str) -> str:

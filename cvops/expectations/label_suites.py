@@ -121,3 +121,67 @@ def check_distribution(
         ),
     )
     return outcomes
+
+
+LABEL_SUITES: dict[str, tuple[str, bool]] = {
+    "label_schema": ("Columns, types and no nulls in the raw label manifest.", True),
+    "label_values": ("Positive sizes, known roles, one box per track and frame, frames and boxes in range.", True),
+    "label_distribution": ("Keyframes per track and players per frame within the configured ranges.", False),
+}
+"""Suite name -> (what it checks, whether it is blocking). A blocking suite that fails stops the match: nothing
+downstream of its labels runs, and the selection leaves it out."""
+
+CHECK_RESULT_COLUMNS = (
+    "check",
+    "expectation",
+    "passed",
+    "severity",
+    "blocking",
+    "element_count",
+    "unexpected_count",
+    "observed",
+    "sample",
+    "checked_at",
+)
+
+
+def validate_labels(
+    labels: pd.DataFrame, geometry: MatchGeometry, config: LabelCheckConfig
+) -> dict[str, list[ExpectationOutcome]]:
+    """Every suite's outcomes; the value suites only run on a manifest whose schema is right (absent otherwise)."""
+    outcomes = {"label_schema": check_schema(labels)}
+    if all(o.passed for o in outcomes["label_schema"]):
+        outcomes["label_values"] = check_values(labels, geometry, config)
+        outcomes["label_distribution"] = check_distribution(labels, geometry, config)
+    return outcomes
+
+
+def check_results_table(outcomes: dict[str, list[ExpectationOutcome]], checked_at: pd.Timestamp) -> pd.DataFrame:
+    """One ``label_check_results`` row per expectation (the catalog keeps every outcome next to the data)."""
+    rows = []
+    for suite, results in outcomes.items():
+        blocking = LABEL_SUITES[suite][1]
+        for outcome in results:
+            rows.append(
+                {
+                    "check": suite,
+                    "expectation": outcome.expectation,
+                    "passed": outcome.passed,
+                    "severity": "error" if blocking else "warn",
+                    "blocking": blocking,
+                    "element_count": outcome.element_count,
+                    "unexpected_count": outcome.unexpected_count,
+                    "observed": outcome.observed,
+                    "sample": outcome.sample_json(),
+                    "checked_at": checked_at,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(CHECK_RESULT_COLUMNS))
+
+
+def outcomes_from_table(results: pd.DataFrame) -> dict[str, list[ExpectationOutcome]]:
+    """The outcomes stored in ``label_check_results`` rows, per suite (what the asset checks report)."""
+    outcomes: dict[str, list[ExpectationOutcome]] = {}
+    for row in results.itertuples(index=False):
+        outcomes.setdefault(str(row.check), []).append(ExpectationOutcome.from_row(row._asdict()))
+    return outcomes

@@ -34,6 +34,19 @@ class ExpectationOutcome:
     def sample_json(self) -> str:
         return self.sample.to_json(orient="records") if len(self.sample) else "[]"
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ExpectationOutcome:
+        """An outcome as stored in a catalog row (``sample`` as the JSON of :meth:`sample_json`)."""
+        sample = pd.DataFrame(json.loads(row["sample"] or "[]"))
+        return cls(
+            expectation=str(row["expectation"]),
+            passed=bool(row["passed"]),
+            element_count=int(row["element_count"]),
+            unexpected_count=int(row["unexpected_count"]),
+            observed=str(row["observed"] or ""),
+            sample=sample,
+        )
+
 
 @functools.cache
 def _batch_definition() -> Any:

@@ -92,6 +92,12 @@ class MatchTable:
     def annotated(self) -> list[MatchRecord]:
         return [m for m in self.matches.values() if m.is_annotated]
 
+    def newly_annotated(self, known: Iterable[str]) -> list[MatchRecord]:
+        """Annotated matches not in ``known``, oldest annotation first (the order the platform takes them in)."""
+        taken = set(known)
+        fresh = (m for m in self.annotated() if m.match_id not in taken)
+        return sorted(fresh, key=lambda m: (m.annotated_at, m.match_id))
+
     def to_frame(self) -> pd.DataFrame:
         """The valid rows as they appear in the ``matches`` catalog view (fps as its text form)."""
         rows = [
@@ -117,6 +123,27 @@ class LabelStore:
 
     def detections_file(self, match_id: str) -> Path:
         return self.root / validate_match_id(match_id) / "det.txt"
+
+    def annotated_match(self, match_id: str) -> MatchRecord:
+        """The valid, annotated record of ``match_id``, or an error saying why it cannot be used."""
+        table = self.read_matches()
+        record = table.matches.get(match_id)
+        if record is None:
+            reasons = [e.describe() for e in table.errors if e.match_id == match_id]
+            detail = "; ".join(reasons) if reasons else "it is not in the store"
+            raise InputError(f"match {match_id!r} cannot be read: {detail}", file=self.matches_file)
+        if not record.is_annotated:
+            raise InputError(
+                f"match {match_id!r} has status {record.status!r}, not 'annotated'", file=self.matches_file
+            )
+        return record
+
+    def read_detections(self, match_id: str) -> pd.DataFrame | None:
+        """The product model's detections of the match (``det.txt``, video frames), or None when it has none."""
+        from cvops.tracking.mot import read_mot_detections  # the tracking package is heavy; few matches have det.txt
+
+        path = self.detections_file(match_id)
+        return read_mot_detections(path) if path.exists() else None
 
     def read_matches(self) -> MatchTable:
         """Read ``matches.csv``; a missing file or column is fatal, a bad row only rejects that match."""

@@ -37,6 +37,7 @@ from cvops.registry.state import (
     decide_set_stage,
 )
 from cvops.registry.storage import LocalStorage, RegistryStorage, sha256_of
+from cvops.s3 import S3Settings
 
 CARD_JSON = "card.json"
 CARD_MD = "card.md"
@@ -279,7 +280,7 @@ def open_registry(
     *,
     actor: str | None = None,
     cache_dir: str | Path | None = None,
-    s3_endpoint_url: str | None = None,
+    s3: S3Settings | None = None,
 ) -> ModelRegistry:
     """A registry at a local folder, or at ``s3://bucket/prefix`` (files are downloaded to ``cache_dir``)."""
     root_text = str(root)
@@ -288,7 +289,7 @@ def open_registry(
 
         if cache_dir is None:
             raise RegistryError("an S3 registry needs a local cache folder for the files it downloads")
-        storage: RegistryStorage = S3Storage(root_text, cache_dir=Path(cache_dir), endpoint_url=s3_endpoint_url)
+        storage: RegistryStorage = S3Storage(root_text, cache_dir=Path(cache_dir), s3=s3)
     else:
         storage = LocalStorage(root_text)
     return ModelRegistry(storage, manifests, actor=actor)

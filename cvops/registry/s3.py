@@ -13,15 +13,14 @@ import contextlib
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 from botocore.exceptions import ClientError
 
 from cvops.io import atomic_path
 from cvops.registry.state import AuditEntry, RegistryError, RegistryState
 from cvops.registry.storage import INDEX_FILE, sha256_of
+from cvops.s3 import S3Settings
 
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
@@ -29,7 +28,7 @@ _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "4
 class S3Storage:
     """Registry files under one S3 prefix; downloads land in ``cache_dir`` (checked by sha256)."""
 
-    def __init__(self, uri: str, cache_dir: Path, endpoint_url: str | None = None, client: Any = None) -> None:
+    def __init__(self, uri: str, cache_dir: Path, s3: S3Settings | None = None) -> None:
         parsed = urlparse(uri)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise RegistryError(f"{uri!r} is not an s3://bucket/prefix address")
@@ -37,7 +36,7 @@ class S3Storage:
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.cache_dir = Path(cache_dir)
-        self.client = client or boto3.client("s3", endpoint_url=endpoint_url)
+        self.client = (s3 or S3Settings()).client()
 
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)

@@ -15,7 +15,9 @@ from cvops.video.extract import (
     VideoRequest,
     extract_frames,
     extract_videos,
+    progress_reporter,
 )
+from cvops.video.extractor import FrameExtractor, FrameReader
 from cvops.video.options import ReaderSettings
 from cvops.video.preview import render_preview
 from cvops.video.sample_store import SampleEncoding, SampleStore
@@ -25,6 +27,8 @@ __all__ = [
     "ExtractionResult",
     "ExtractionStats",
     "FrameExtractionError",
+    "FrameExtractor",
+    "FrameReader",
     "Method",
     "ReaderSettings",
     "SampleEncoding",
@@ -33,5 +37,6 @@ __all__ = [
     "VideoRequest",
     "extract_frames",
     "extract_videos",
+    "progress_reporter",
     "render_preview",
 ]

@@ -9,6 +9,7 @@ from cvops.catalog import Catalog, Manifests
 from cvops.synth import SynthConfig, generate_store
 from cvops_assets.definitions import defs
 from cvops_assets.demo import DaemonStandIn
+from cvops_resources import ModelRegistryResource
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def test_models_are_benchmarked_once_per_sample_and_promoted(cvops_home: Path, t
         assert trained.metadata["val_matches"].value >= 1
         assert 0.0 <= trained.metadata["val_idf1"].value <= 1.0 and trained.metadata["val_mota"].value <= 1.0
         # The model's operating point is in its card, and the benchmark tracks at it.
-        card = defs.resources["model_registry"].registry().get("m0001").card
+        card = ModelRegistryResource().get_registry().get("m0001").card
         threshold = card.metrics["track_score_threshold"]
         assert 0.0 < threshold <= 1.0 and trained.metadata["track_score_threshold"].value == threshold
         daemon.run_until_idle()
@@ -56,7 +57,7 @@ def test_models_are_benchmarked_once_per_sample_and_promoted(cvops_home: Path, t
         assert _pairs(instance) == sorted([f"{s}|m0001" for s in samples] + [f"{s}|m0002" for s in samples])
         stages = dict(catalog.query("SELECT model_version, stage FROM models").to_numpy())
         assert stages["m0002"] in ("production", "candidate")
-        registry = defs.resources["model_registry"].registry()
+        registry = ModelRegistryResource().get_registry()
         decisions = [e for e in registry.audit_log() if e["version"] == "m0002" and e["action"] != "register"]
         assert decisions and decisions[-1]["action"] in ("promote", "reject") and decisions[-1]["reason"]
 

@@ -8,11 +8,12 @@ import pytest
 from cvops.catalog import Catalog, Manifests
 from cvops.synth import SynthConfig, generate_store
 from cvops_assets.definitions import defs
-from cvops_assets.demo import DATASET_KEYS, DaemonStandIn
+from cvops_assets.demo import DaemonStandIn
 
 pytestmark = pytest.mark.slow
 
 SMALL = {"seconds": 6.0, "width": 320, "height": 180, "seed": 3}
+DATASET_KEYS = [dg.AssetKey("dataset_export_preview"), dg.AssetKey("dataset_version")]
 
 
 def _materialized_partitions(instance: dg.DagsterInstance, key: str) -> list[str]:

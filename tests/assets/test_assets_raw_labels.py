@@ -1,4 +1,5 @@
-"""raw_labels and its Great Expectations checks, materialised on an ephemeral instance."""
+"""raw_labels (with the matches row and the suites' outcomes written by the same step) and its Great Expectations
+checks, materialised on an ephemeral instance."""
 
 from pathlib import Path
 
@@ -6,14 +7,14 @@ import dagster as dg
 import pytest
 
 from cvops.catalog import Catalog, Manifests
-from cvops_assets.labels import raw_labels
+from cvops_assets.labels import read_match_labels
 from cvops_assets.partitions import matches_partitions
-from cvops_checks.label_checks import raw_labels_checks
+from cvops_checks.label_checks import label_checks
 from cvops_resources import CatalogResource, LabelStoreResource
 from tests.factories import match_row, player_keyframes, write_store
 
 
-@dg.asset(partitions_def=matches_partitions, deps=[raw_labels])
+@dg.asset(partitions_def=matches_partitions, deps=["raw_labels"])
 def downstream_of_labels() -> None:
     """Stands in for the cleaning stage: it must not run when a blocking check fails."""
 
@@ -22,7 +23,7 @@ def _materialize(store: Path, home: Path, match_id: str, *, raise_on_error: bool
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("matches", [match_id])
     return dg.materialize(
-        [raw_labels, raw_labels_checks, downstream_of_labels],
+        [read_match_labels, label_checks(matches_partitions), downstream_of_labels],
         partition_key=match_id,
         instance=instance,
         resources={
@@ -47,7 +48,9 @@ def test_clean_match_materialises_and_passes_every_check(tmp_path: Path, cvops_h
         "label_values": True,
         "label_distribution": True,
     }
-    (materialization,) = result.asset_materializations_for_node("raw_labels")
+    (materialization,) = [
+        m for m in result.asset_materializations_for_node("read_match_labels") if m.asset_key.path == ["raw_labels"]
+    ]
     metadata = materialization.metadata
     assert metadata["rows"].value == 14 * 50 and metadata["tracks"].value == 14 and metadata["keyframes"].value == 42
     assert metadata["players_per_frame_min"].value == 14

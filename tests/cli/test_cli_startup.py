@@ -53,8 +53,8 @@ def test_spelled_out_choices_match_the_library() -> None:
     from cvops_cli.frames import METHODS
     from cvops_cli.models import STAGES
 
-    assert METHODS == tuple(m.value for m in Method)
-    assert STAGES == tuple(s.value for s in Stage)
+    assert tuple(m.value for m in Method) == METHODS
+    assert tuple(s.value for s in Stage) == STAGES
 
 
 def test_library_errors_become_one_line_messages(tmp_path) -> None:

@@ -1,7 +1,9 @@
-"""The match_drift asset check, materialised on an ephemeral instance over hand-made manifests.
+"""The drift step (match_statistics, match_drift) and the match_drift check, materialised on an ephemeral instance
+over hand-made manifests.
 
 Each match's upstream manifests (matches, cleaned_tracks, frame_agreement, match_predictions, match_selection)
-are written directly; the real ``selected_frames`` asset then computes its frames and the check runs on it.
+are written directly; the real frame selection then computes its frames, the drift step compares the match with the
+others, and the check reports its findings.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import pandas as pd
 from cvops.catalog import Catalog, Manifests
 from cvops.drift import match_statistics
 from cvops.selection import select_frames
+from cvops_assets.drift import measure_drift
 from cvops_assets.partitions import matches_partitions
-from cvops_assets.selection import selected_frames
+from cvops_assets.selection import select_match_frames
 from cvops_checks.drift_checks import match_drift_check
 from cvops_resources import CatalogResource
 from tests.drift.drift_factories import NORMAL, MatchShape, match_tables
@@ -60,20 +63,29 @@ def _publish(manifests: Manifests, match_id: str, seed: int, shape: MatchShape =
     manifests.write("match_selection", rows if selection is None else pd.concat([selection, rows], ignore_index=True))
 
 
-def _check(home: Path, match_id: str, assets: list | None = None, **config: object) -> dg.AssetCheckEvaluation:
+class Checked:
+    """The check's verdict, and the drift step's report on the match (the match_drift asset's metadata)."""
+
+    def __init__(self, evaluation: dg.AssetCheckEvaluation, report: dict, statistics: dict) -> None:
+        self.passed, self.description = evaluation.passed, evaluation.description
+        self.metadata = {**statistics, **report, **evaluation.metadata}
+
+
+def _check(home: Path, match_id: str, assets: list | None = None, **config: object) -> Checked:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("matches", [match_id])
     result = dg.materialize(
-        [*(assets or [selected_frames]), match_drift_check],
+        [*(assets or [select_match_frames]), measure_drift, match_drift_check(matches_partitions)],
         partition_key=match_id,
         instance=instance,
         resources={"catalog": CatalogResource(home=str(home))},
-        run_config={"ops": {"selected_frames_match_drift": {"config": config}}} if config else None,
+        run_config={"ops": {"measure_drift": {"config": config}}} if config else None,
     )
     assert result.success  # never blocking, never failing the run
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == "match_drift" and evaluation.severity == dg.AssetCheckSeverity.WARN
-    return evaluation
+    drift = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("measure_drift")}
+    return Checked(evaluation, drift["match_drift"], drift["match_statistics"])
 
 
 def test_first_match_has_no_reference_and_a_shifted_match_warns(cvops_home: Path) -> None:
@@ -136,8 +148,9 @@ def selected_frames_stand_in() -> None:
 def test_a_match_with_no_manifests_at_all_is_reported_not_crashed(cvops_home: Path) -> None:
     evaluation = _check(cvops_home, "ghost", assets=[selected_frames_stand_in], reference_matches=["m7"])
     assert evaluation.passed and evaluation.metadata["status"].value == "no_reference"
-    assert "no cleaned_tracks, selected_frames, frame_exclusions, frame_agreement, matches" in evaluation.description
-    assert "reference matches without statistics yet: m7" in evaluation.description
+    notes = evaluation.metadata["notes"].value
+    assert "no cleaned_tracks, selected_frames, frame_exclusions, frame_agreement, matches" in notes
+    assert "reference matches without statistics yet: m7" in notes
 
 
 def _statistics_row(manifests: Manifests, match_id: str) -> pd.DataFrame:

@@ -74,14 +74,14 @@ def test_root_option_and_environment(tmp_path: Path, cvops_home: Path, monkeypat
 
 
 def test_resource_defaults_to_cvops_home(cvops_home: Path, model_files: ModelFiles, tmp_path: Path) -> None:
-    registry = ModelRegistryResource().registry(actor="dagster run 1234")
+    registry = ModelRegistryResource().get_registry(actor="dagster run 1234", with_catalog=True)
     version = registry.register(*model_files("a"), make_card())
     assert registry.checkpoint_path(version.version).parent == cvops_home / "models" / "m0001"
     assert registry.audit_log()[0]["who"] == "dagster run 1234"
     assert (cvops_home / "manifests" / "models" / "data.parquet").exists()
 
     other_home = tmp_path / "other-home"
-    configured = ModelRegistryResource(home=str(other_home), write_catalog=False).registry()
+    configured = ModelRegistryResource(home=str(other_home)).get_registry()
     assert configured.list() == []
     configured.register(*model_files("b"), make_card())
     assert (other_home / "models" / "m0001").is_dir()

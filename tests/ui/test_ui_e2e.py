@@ -12,19 +12,29 @@ from typing import Any
 
 import pytest
 
-from cvops_assets.automation import on_any_match_update, once_per_match
+from cvops.catalog import TABLES
+from cvops_assets.automation import on_any_dep_update, once_per_match
 from tests.ui.ui_graphql import ERROR_FIELDS, GraphQLClient, expect_type, wait_for
 from tests.ui.ui_server import REPOSITORY_SELECTOR, DagsterUI
 
 pytestmark = pytest.mark.slow
 
 MATCH_PARTITIONS = "matches"
-MATCH_ASSETS = ["raw_labels", "match_predictions", "cleaned_tracks"]  # the per-match chain (match_pipeline)
+MATCH_ASSETS = [  # the per-match chain (match_pipeline): every table its three steps write
+    "matches",
+    "raw_labels",
+    "label_check_results",
+    "match_predictions",
+    "cleaned_tracks",
+    "match_sync",
+    "label_removals",
+    "frame_agreement",
+]
 UPSTREAM = {  # each asset's dependencies that the UI must draw (more may be added)
-    "raw_labels": set(),
-    "match_predictions": {"raw_labels"},
+    "raw_labels": {"label_store"},
+    "match_predictions": {"raw_labels", "matches"},
     "cleaned_tracks": {"raw_labels", "match_predictions"},
-    "match_selection": {"raw_labels"},
+    "match_selection": {"matches", "label_check_results"},
     "selected_frames": {"cleaned_tracks", "match_selection"},
 }
 RAW_LABEL_CHECKS = {"label_schema": True, "label_values": True, "label_distribution": False}  # name -> blocking
@@ -86,6 +96,7 @@ def _key(node: dict[str, Any]) -> str:
 def test_ui_shows_the_asset_lineage_partitions_and_label_checks(dagster_ui: DagsterUI) -> None:
     nodes = {_key(n): n for n in dagster_ui.client.execute(ASSET_GRAPH_QUERY)["assetNodes"]}
     assert set(UPSTREAM) <= set(nodes), f"assets missing from the UI: {sorted(set(UPSTREAM) - set(nodes))}"
+    assert set(TABLES) <= set(nodes), f"catalog tables missing from the lineage: {sorted(set(TABLES) - set(nodes))}"
 
     for key, upstream in UPSTREAM.items():
         drawn = {"/".join(d["path"]) for d in nodes[key]["dependencyKeys"]}
@@ -96,7 +107,7 @@ def test_ui_shows_the_asset_lineage_partitions_and_label_checks(dagster_ui: Dags
     assert not nodes["match_selection"]["isPartitioned"]  # one selection across all matches
     for key in MATCH_ASSETS:
         assert "match_pipeline" in nodes[key]["jobNames"], key
-    assert nodes["match_selection"]["automationCondition"]["label"] == on_any_match_update.get_label()
+    assert nodes["match_selection"]["automationCondition"]["label"] == on_any_dep_update.get_label()
     assert nodes["selected_frames"]["automationCondition"]["label"] == once_per_match.get_label()
 
     checks = expect_type(nodes["raw_labels"]["assetChecksOrError"], "AssetChecks")["checks"]

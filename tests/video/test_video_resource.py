@@ -1,4 +1,4 @@
-"""The Dagster resource: settings pass through, and an asset can extract with one call."""
+"""The Dagster resource: settings pass through, and an asset extracts through the extractor it returns."""
 
 # No `from __future__ import annotations`: Dagster reads the asset's parameter annotations at definition time.
 import dagster as dg
@@ -11,9 +11,11 @@ from tests.video.conftest import image_code
 
 def test_settings_pass_through() -> None:
     resource = VideoResource(retries=1, timeout_s=3, block_size=8192, max_workers=2)
-    settings = resource.settings()
+    extractor = resource.get_extractor()
+    settings = extractor.settings
     assert (settings.retries, settings.timeout_s, settings.block_size) == (1, 3, 8192)
     assert settings.s3_client_factory is not None
+    assert extractor.max_workers == 2
 
 
 def test_an_asset_extracts_with_one_call(mp4_videos, video_root, tmp_path) -> None:
@@ -22,7 +24,9 @@ def test_an_asset_extracts_with_one_call(mp4_videos, video_root, tmp_path) -> No
 
     @dg.asset
     def samples(context: dg.AssetExecutionContext, video_reader: VideoResource) -> None:
-        seen["result"] = video_reader.extract(video.relative, [1, 60, 120], base_dir=video_root, log=context.log)
+        progress = progress_reporter(context.log.info, label=video.relative)
+        extractor = video_reader.get_extractor()
+        seen["result"] = extractor.extract(video.relative, [1, 60, 120], base_dir=video_root, progress=progress)
 
     resource = VideoResource(samples_dir=str(tmp_path / "samples"), jpeg_quality=75, max_workers=2)
     outcome = dg.materialize([samples], resources={"video_reader": resource})

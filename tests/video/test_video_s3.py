@@ -10,6 +10,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cvops.video import Method, SourceReadError, extract_frames
+from cvops_resources.s3 import S3Resource
 from cvops_resources.video import VideoResource
 from tests.video.conftest import image_code
 
@@ -61,10 +62,11 @@ def test_ffmpeg_reads_s3_through_a_presigned_url(s3_settings, sample_store) -> N
     assert image_code(result.samples[0].path) == 1
 
 
-def test_the_resource_reads_s3_with_dagster_aws(s3_endpoint, tmp_path, monkeypatch) -> None:
+def test_the_resource_reads_s3_through_the_shared_s3_resource(s3_endpoint, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    resource = VideoResource(s3_endpoint_url=s3_endpoint, s3_region_name="us-east-1", samples_dir=str(tmp_path))
-    result = resource.extract(f"s3://{BUCKET}/videos/vfr.mp4", [100])
+    s3 = S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1")
+    resource = VideoResource(s3=s3, samples_dir=str(tmp_path))
+    result = resource.get_extractor().extract(f"s3://{BUCKET}/videos/vfr.mp4", [100])
     assert image_code(result.samples[0].path) == 100
     assert result.samples[0].path.suffix == ".jpg" and result.samples[0].path.is_relative_to(tmp_path)
