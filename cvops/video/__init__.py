@@ -8,19 +8,18 @@ See ``docs/video.md`` for how frames are addressed, read, planned and cached. Th
 
 from cvops.video.errors import FrameExtractionError, SourceReadError
 from cvops.video.extract import (
-    ExtractedSample,
     ExtractionResult,
     ExtractionStats,
-    Method,
     VideoRequest,
     extract_frames,
     extract_videos,
     progress_reporter,
 )
 from cvops.video.extractor import FrameExtractor, FrameReader
-from cvops.video.options import ReaderSettings
+from cvops.video.options import Method, ReaderSettings
 from cvops.video.preview import render_preview
 from cvops.video.sample_store import SampleEncoding, SampleStore
+from cvops.video.sink import ExtractedSample
 
 __all__ = [
     "ExtractedSample",

@@ -24,6 +24,11 @@ from PIL import Image
 
 from cvops.ffmpeg import ffmpeg_binary
 from cvops.video.errors import FrameExtractionError
+from cvops.video.options import Method
+from cvops.video.planner import partition_in_order
+from cvops.video.sink import SampleSink
+from cvops.video.source import VideoSource
+from cvops.video.tasks import Task, TaskOptions
 from cvops.video.uri import ContainerKind, SourceKind
 
 COARSE_MARGIN_S = Fraction(3)
@@ -33,6 +38,41 @@ _WHITELISTS = {SourceKind.LOCAL: "file", SourceKind.HTTP: "http,https,tcp,tls"}
 class FfmpegSeek(StrEnum):
     INPUT = "input"
     COARSE_THEN_ACCURATE = "coarse-then-accurate"
+
+
+def ffmpeg_tasks(
+    source: VideoSource, missing: list[int], frame_duration_s: Fraction, options: TaskOptions, sink: SampleSink
+) -> list[Task]:
+    """Tasks that extract ``missing`` (sorted) of ``source`` with the ffmpeg method of ``options``, one ffmpeg
+    process per frame at the seed's timestamp ``(n - 1) * frame_duration_s``."""
+    chunks = partition_in_order(missing, [1] * len(missing), options.max_tasks)
+    return [lambda chunk=chunk: _ffmpeg_task(source, chunk, frame_duration_s, options, sink) for chunk in chunks]
+
+
+def _ffmpeg_task(
+    source: VideoSource, frames: list[int], frame_duration_s: Fraction, options: TaskOptions, sink: SampleSink
+) -> None:
+    seek = FfmpegSeek.INPUT if options.method is Method.FFMPEG_SEEK else FfmpegSeek.COARSE_THEN_ACCURATE
+    location = source.location
+    url, kind = location.uri, location.kind
+    if kind is SourceKind.S3:
+        if source.container is ContainerKind.HLS:
+            raise FrameExtractionError(f"{source.name}: ffmpeg cannot read HLS from S3 (unsigned segment URLs)")
+        url, kind = source.transport.presign(location.uri), SourceKind.HTTP
+    elif source.container is ContainerKind.HLS:
+        url = source.hls.playlist.location.uri
+    settings = options.settings
+    timeout = settings.timeout_s * (settings.retries + 1)
+    for frame in frames:
+        command = ffmpeg_command(
+            url,
+            frame_seconds(frame, frame_duration_s),
+            kind=kind,
+            container=source.container,
+            seek=seek,
+            timeout_s=settings.timeout_s,
+        )
+        sink.emit(frame, ffmpeg_frame(command, timeout_s=timeout, name=source.name, frame=frame))
 
 
 def frame_seconds(frame: int, frame_duration_s: Fraction) -> Fraction:

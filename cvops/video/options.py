@@ -1,10 +1,20 @@
-"""Settings for reading videos: network behaviour, read sizes and decoding costs (one object, passed down)."""
+"""Settings for reading videos: the method, network behaviour, read sizes and decoding costs (passed down)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class Method(StrEnum):
+    """How frames are read. Only ``exact`` is exact everywhere; the others exist to be measured against."""
+
+    EXACT = "exact"
+    PYAV_SEEK = "pyav-seek"
+    FFMPEG_SEEK = "ffmpeg-seek"
+    FFMPEG_COARSE = "ffmpeg-coarse"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvops.errors import InputError
-from cvops.video.hls import HlsIndex, HlsVideo, MediaPlaylist, load_playlist
+from cvops.io import write_text_atomic
+from cvops.video.hls import HlsIndex, HlsVideo
 from cvops.video.options import ReaderSettings
+from cvops.video.playlist import MediaPlaylist, load_playlist
 from cvops.video.rangefile import BlockReader, RangeFile
 from cvops.video.transport import Transport, open_transport
 from cvops.video.uri import ContainerKind, VideoLocation
@@ -50,6 +52,11 @@ class VideoSource:
         if self.blocks is None:
             raise TypeError(f"{self.name} is not an mp4")
         return RangeFile(self.blocks)
+
+    def keep_learned(self, tables: Path) -> None:
+        """Write what was learned about an HLS video (its index) to the cache of tables, if anything changed."""
+        if self.hls is not None and self.hls.changed:
+            write_text_atomic(self.hls_index_path(tables), self.hls.index.to_json())
 
     def hls_index_path(self, tables: Path) -> Path:
         return tables / f"{self.fingerprint}.hls.json"
