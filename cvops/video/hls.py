@@ -38,7 +38,7 @@ import numpy as np
 from cvops.errors import InputError
 from cvops.video.h264 import is_disposable, nal_length_size
 from cvops.video.playlist import HlsError, HlsResource, MediaPlaylist
-from cvops.video.transport import Transport
+from cvops.video.transport import SizeLimit, Transport
 
 EmitFrame = Callable[[int, av.VideoFrame], None]
 V = TypeVar("V")
@@ -158,7 +158,10 @@ class HlsVideo:
 
         def fetch() -> bytes:
             start, stop = resource.byte_range or (0, None)
-            data = self.transport.read(resource.location.uri, start, stop)
+            limit = SizeLimit(self.transport.settings.max_segment_bytes, "max_segment_bytes")
+            if stop is not None and stop - start > limit.bytes:
+                raise limit.error(resource.location.uri)
+            data = self.transport.read(resource.location.uri, start, stop, limit=limit)
             with self._lock:
                 self._data[resource] = data
                 while sum(map(len, self._data.values())) > self._cache_bytes and len(self._data) > 1:

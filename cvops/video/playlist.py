@@ -7,6 +7,7 @@ move as the window slides. Reading the segments is :mod:`cvops.video.hls`'s job.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -14,12 +15,14 @@ from typing import Literal
 import numpy as np
 
 from cvops.errors import InputError
-from cvops.video.transport import Transport
+from cvops.video.transport import SizeLimit, Transport
 from cvops.video.uri import VideoLocation, resolve_child
 
 SegmentFormat = Literal["mpegts", "mp4"]
 
 _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+MAX_SEGMENT_SECONDS = 3600
+"""Longest ``#EXTINF`` accepted (real segments last 2-10 s)."""
 
 
 class HlsError(InputError):
@@ -68,9 +71,9 @@ class MediaPlaylist:
 
 def parse_playlist(text: str, location: VideoLocation) -> MediaPlaylist | list[Variant]:
     """Parse a master playlist (its variants) or a VOD media playlist, refusing off-origin URIs."""
-    lines = [line.strip() for line in text.lstrip("\ufeff").splitlines()]
-    lines = [line for line in lines if line]
-    if not lines or lines[0] != "#EXTM3U":
+    # (line number, text) of the non-blank lines, numbered as an editor shows them.
+    lines = [(n, line.strip()) for n, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1) if line.strip()]
+    if not lines or lines[0][1] != "#EXTM3U":
         raise HlsError("not an HLS playlist (no #EXTM3U header)", file=location.display)
     variants: list[Variant] = []
     segments: list[HlsSegment] = []
@@ -81,26 +84,26 @@ def parse_playlist(text: str, location: VideoLocation) -> MediaPlaylist | list[V
     discontinuity = False
     ended = False
     pending_variant: dict[str, str] | None = None
-    for number, line in enumerate(lines[1:], start=2):
+    variant_line = 0
+    for number, line in lines[1:]:
         if line.startswith("#"):
             tag, _, value = line.partition(":")
             if tag == "#EXTINF":
-                duration = _number(value.split(",", 1)[0], location, number)
+                duration = _duration(value.split(",", 1)[0], location, number)
             elif tag == "#EXT-X-BYTERANGE":
-                length, _, offset = value.partition("@")
-                byte_range = (int(_number(length, location, number)), int(offset) if offset else None)
+                byte_range = _byte_range(value, location, number, "EXT-X-BYTERANGE")
             elif tag == "#EXT-X-DISCONTINUITY":
                 discontinuity = True
             elif tag == "#EXT-X-ENDLIST":
                 ended = True
             elif tag == "#EXT-X-STREAM-INF":
-                pending_variant = _attributes(value)
+                pending_variant, variant_line = _attributes(value), number
             elif tag == "#EXT-X-MAP":
                 attributes = _attributes(value)
                 map_range = None
                 if "BYTERANGE" in attributes:
-                    length, _, offset = attributes["BYTERANGE"].partition("@")
-                    map_range = (int(offset or 0), int(offset or 0) + int(length))
+                    length, offset = _byte_range(attributes["BYTERANGE"], location, number, "EXT-X-MAP BYTERANGE")
+                    map_range = (offset or 0, (offset or 0) + length)
                 init = HlsResource(_child(location, attributes, "init section (EXT-X-MAP)", number), map_range)
             elif tag in ("#EXT-X-KEY", "#EXT-X-SESSION-KEY"):
                 attributes = _attributes(value)
@@ -116,11 +119,14 @@ def parse_playlist(text: str, location: VideoLocation) -> MediaPlaylist | list[V
             continue
         # A URI line.
         if pending_variant is not None:
-            bandwidth = int(pending_variant.get("BANDWIDTH", "0") or 0)
+            bandwidth = _integer(pending_variant.get("BANDWIDTH", "0") or "0", location, variant_line, "BANDWIDTH")
             resolution = None
             if "RESOLUTION" in pending_variant:
                 width, _, height = pending_variant["RESOLUTION"].partition("x")
-                resolution = (int(width), int(height))
+                resolution = (
+                    _integer(width, location, variant_line, "RESOLUTION"),
+                    _integer(height, location, variant_line, "RESOLUTION"),
+                )
             variants.append(Variant(resolve_child(location, line, what="variant"), bandwidth, resolution))
             pending_variant = None
             continue
@@ -153,12 +159,13 @@ def load_playlist(transport: Transport, location: VideoLocation) -> tuple[MediaP
     Returns the playlist and its raw bytes. The variant with the highest bandwidth is taken: labels are drawn on
     the full-resolution picture.
     """
-    raw = transport.read(location.uri)
+    limit = SizeLimit(transport.settings.max_playlist_bytes, "max_playlist_bytes")
+    raw = transport.read(location.uri, limit=limit)
     parsed = parse_playlist(_decode(raw, location), location)
     if isinstance(parsed, MediaPlaylist):
         return parsed, raw
     best = max(parsed, key=lambda variant: variant.bandwidth)
-    raw = transport.read(best.location.uri)
+    raw = transport.read(best.location.uri, limit=limit)
     media = parse_playlist(_decode(raw, best.location), best.location)
     if not isinstance(media, MediaPlaylist):
         raise HlsError("a master playlist points at another master playlist", file=best.location.display)
@@ -185,11 +192,32 @@ def _child(location: VideoLocation, attributes: dict[str, str], what: str, line:
     return resolve_child(location, attributes["URI"], what=f"{what} (line {line})")
 
 
-def _number(text: str, location: VideoLocation, line: int) -> float:
+def _duration(text: str, location: VideoLocation, line: int) -> float:
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        raise HlsError(f"line {line}: {text!r} is not a number", file=location.display) from None
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_SEGMENT_SECONDS:
+        raise HlsError(
+            f"line {line}: segment duration {text.strip()[:40]!r} is not a number of seconds from 0 to "
+            f"{MAX_SEGMENT_SECONDS}",
+            file=location.display,
+            field="EXTINF",
+        )
+    return seconds
+
+
+def _integer(text: str, location: VideoLocation, line: int, field: str) -> int:
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise HlsError(f"line {line}: {field} {text[:40]!r} is not a whole number", file=location.display, field=field)
+    return int(text)
+
+
+def _byte_range(text: str, location: VideoLocation, line: int, field: str) -> tuple[int, int | None]:
+    """``length[@offset]`` of ``#EXT-X-BYTERANGE`` or of the ``BYTERANGE`` attribute of ``#EXT-X-MAP``."""
+    length, at, offset = text.strip().partition("@")
+    return _integer(length, location, line, field), _integer(offset, location, line, field) if at else None
 
 
 def _decode(raw: bytes, location: VideoLocation) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cvops.errors import InputError
@@ -35,13 +36,16 @@ class VideoSource:
     fingerprint: str
     blocks: BlockReader | None = None  # mp4: the block cache shared by the video's workers
     hls: HlsVideo | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)  # what release() closes (an ffmpeg feed)
 
     @property
     def name(self) -> str:
         return self.location.display
 
     def release(self) -> None:
-        """Drop cached bytes (blocks, segments); the counters stay."""
+        """Close what was opened for the video (an ffmpeg feed) and drop cached bytes; the counters stay."""
+        while self.closers:
+            self.closers.pop()()
         if self.blocks is not None:
             self.blocks.clear()
         if self.hls is not None:
