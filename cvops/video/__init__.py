@@ -16,6 +16,7 @@ from cvops.video.extract import (
     progress_reporter,
 )
 from cvops.video.extractor import FrameExtractor, FrameReader
+from cvops.video.frame_ranges import FrameRanges, parse_frame_ranges
 from cvops.video.options import Method, ReaderSettings
 from cvops.video.preview import render_preview
 from cvops.video.sample_store import SampleEncoding, SampleStore
@@ -27,6 +28,7 @@ __all__ = [
     "ExtractionStats",
     "FrameExtractionError",
     "FrameExtractor",
+    "FrameRanges",
     "FrameReader",
     "Method",
     "ReaderSettings",
@@ -36,6 +38,7 @@ __all__ = [
     "VideoRequest",
     "extract_frames",
     "extract_videos",
+    "parse_frame_ranges",
     "progress_reporter",
     "render_preview",
 ]

@@ -21,8 +21,10 @@ import pandas as pd
 from PIL import Image
 
 from cvops.errors import InputError
+from cvops.redaction import redact_url
+from cvops.video.frame_ranges import FrameRanges
 from cvops.video.hls_tasks import hls_tasks
-from cvops.video.mp4_tasks import mp4_tasks
+from cvops.video.mp4_tasks import frame_table, mp4_tasks
 from cvops.video.options import Method, ReaderSettings
 from cvops.video.sample_store import SampleEncoding, SampleStore
 from cvops.video.sink import ExtractedSample, Progress, ProgressCounter, SampleSink
@@ -131,21 +133,22 @@ def extract_videos(
         progress=ProgressCounter(progress),
     )
     jobs = [_VideoJob(request, context) for request in requests]
-    context.progress.total = sum(len(job.sink.frames) for job in jobs)
+    context.progress.total = sum(len(job.frames) for job in jobs)
     _run(jobs, context.workers)
     return [job.result() for job in jobs]
 
 
 def progress_reporter(report: Callable[[str], None], *, label: str, interval_s: float = 5.0) -> Progress:
     """A progress callback that reports ``label: done/total frames`` at most every ``interval_s`` seconds (and
-    at the end), for logs where one line per frame would drown everything else."""
+    at the end), for logs where one line per frame would drown everything else. A URL label is shown redacted."""
     last = [float("-inf")]
+    shown = redact_url(label)
 
     def progress(done: int, total: int) -> None:
         now = time.monotonic()
         if done >= total or now - last[0] >= interval_s:
             last[0] = now
-            report(f"{label}: {done}/{total} frames")
+            report(f"{shown}: {done}/{total} frames")
 
     return progress
 
@@ -172,9 +175,8 @@ class _VideoJob:
     def __init__(self, request: VideoRequest, context: _Context) -> None:
         self.request = request
         self.context = context
-        self.sink = SampleSink(
-            _validated_frames(request), context.store, context.encoding, context.method, context.progress
-        )
+        self.frames = _validated_frames(request)
+        self.sink: SampleSink | None = None  # made once the frames are known to be in the video
         self.source: VideoSource | None = None
         self.started = 0.0
         self.finished = False
@@ -185,10 +187,13 @@ class _VideoJob:
         context = self.context
         location = resolve_video(self.request.video, context.base_dir, allow_local=context.allow_local)
         source = self.source = open_source(location, context.settings)
+        options = TaskOptions(context.method, context.settings, 2 * context.workers, context.store.tables)
+        if isinstance(self.frames, FrameRanges):  # not expanded yet: bound it by the video first
+            _check_last_frame(source, self.frames.last, options)
+        self.sink = SampleSink(self.frames, context.store, context.encoding, context.method, context.progress)
         missing = self.sink.take_cached(source.fingerprint)
         if not missing:
             return []
-        options = TaskOptions(context.method, context.settings, 2 * context.workers, context.store.tables)
         planner = hls_tasks if source.container is ContainerKind.HLS else mp4_tasks
         return planner(source, missing, options, self.sink)
 
@@ -203,7 +208,7 @@ class _VideoJob:
         source.release()
 
     def result(self) -> ExtractionResult:
-        samples = self.sink.in_order()
+        samples = self.sink.in_order() if self.sink is not None else ()
         n_cached = sum(sample.cached for sample in samples)
         transport = self.source.transport
         stats = ExtractionStats(
@@ -250,10 +255,31 @@ def _run(jobs: list[_VideoJob], workers: int) -> None:
         raise error
 
 
-def _validated_frames(request: VideoRequest) -> list[int]:
+def _validated_frames(request: VideoRequest) -> Sequence[int]:
+    """The requested frames, sorted and unique; ranges stay ranges (see :mod:`cvops.video.frame_ranges`)."""
+    if isinstance(request.frames, FrameRanges):
+        return request.frames
+    if isinstance(request.frames, range) and request.frames.step == 1:
+        return FrameRanges([(request.frames.start, request.frames.stop - 1)] if request.frames else [])
     frames: set[int] = set()
     for value in request.frames:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"frame numbers are integers from 1, got {value!r}", file=request.video, field="frame")
+            raise InputError(
+                f"frame numbers are integers from 1, got {value!r}", file=redact_url(request.video), field="frame"
+            )
         frames.add(int(value))
     return sorted(frames)
+
+
+def _check_last_frame(source: VideoSource, last: int, options: TaskOptions) -> None:
+    """Refuse frames past the end of the video before they are listed (mp4: its frame table; HLS: a bound from the
+    playlist's durations, loose but enough to refuse absurd requests; the exact end is checked as frames are
+    located)."""
+    if source.container is ContainerKind.HLS:
+        count, what = source.hls.max_frames(), "at most "
+    else:
+        count, what = frame_table(source, options).n_frames, ""
+    if last > count:
+        raise InputError(
+            f"frame {last} is past the end of the video ({what}{count} frames)", file=source.name, field="frame"
+        )

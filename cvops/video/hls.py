@@ -235,6 +235,14 @@ class HlsVideo:
 
     # -- frame numbers ---------------------------------------------------------------------------------------
 
+    def max_frames(self) -> int:
+        """An upper bound of the frame count from the playlist (no segment is decoded beyond the first): every
+        ``#EXTINF`` may be rounded by up to a second, and a segment may hold one frame more than its duration."""
+        anchor = self.anchor
+        seconds = Fraction(sum(segment.duration for segment in self.playlist.segments) + self.n_segments)
+        frame_seconds = anchor.frame_ticks * anchor.time_base
+        return int(seconds.limit_denominator(1000) / frame_seconds) + 2 * self.n_segments
+
     def estimate_segment(self, frame: int) -> int:
         """The segment that probably holds ``frame``, from the playlist durations (no fetching)."""
         anchor = self.anchor
