@@ -12,6 +12,7 @@ password with an unescaped ``/`` or ``?`` would otherwise be shown as a host or 
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import unquote
 
@@ -49,6 +50,7 @@ _SECRET_PREFIXES = ("x-amz-", "x-goog-", "x-ms-")
 _SECRET_FRAGMENTS = ("token", "secret", "password", "signature", "credential", "apikey", "api_key", "auth")
 _SCHEME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:)?//")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+_PARAMETER_IN_TEXT = re.compile(r"([?&#])([^=\s&#?'\"]+)=([^&\s#'\"]*)")
 _PLAIN_AUTHORITY = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]*)(?::\d*)?$")
 
 
@@ -90,14 +92,34 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every URL in it passed through :func:`redact_url` (for messages that quote URLs)."""
+    """``text`` with every URL in it passed through :func:`redact_url`, and credential-like parameters of a bare
+    request target (``GET /v.mp4?X-Amz-Signature=...``, as HTTP libraries log it) masked too."""
 
     def replace(match: re.Match[str]) -> str:
         found = match.group(0)
         url = found.rstrip(".,:;!?)]}")
         return redact_url(url) + found[len(url) :]
 
-    return _URL_IN_TEXT.sub(replace, text)
+    def mask(match: re.Match[str]) -> str:
+        lead, name, value = match.groups()
+        if not is_secret_parameter(name):
+            return match.group(0)
+        trailing = value[len(value.rstrip(".,:;!?)]}")) :]  # punctuation of the sentence, not of the value
+        return f"{lead}{name}={MASK}{trailing}"
+
+    return _PARAMETER_IN_TEXT.sub(mask, _URL_IN_TEXT.sub(replace, text))
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every message through :func:`redact_text` (for third-party loggers, such as
+    urllib3's, that log request targets at DEBUG level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 def _last_at_before_host(url: str, start: int) -> int | None:

@@ -255,7 +255,10 @@ class LabelStore:
         )
 
     def _check_video_location(self, video: str, fail) -> None:
-        scheme = urlparse(video).scheme.lower()
+        try:
+            scheme = urlparse(video).scheme.lower()
+        except ValueError as exc:  # "Invalid IPv6 URL" and friends
+            raise fail("video", f"refusing {redact_url(video)!r}: it cannot be parsed ({exc})") from None
         if scheme in REMOTE_SCHEMES:
             try:
                 if scheme == "s3":

@@ -19,18 +19,22 @@ urllib3 (already a dependency of boto3) does the connection pooling. What needs 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from urllib.parse import unquote, urljoin
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from cvops.redaction import redact_text, redact_url
+from cvops.redaction import RedactingFilter, redact_text, redact_url
 from cvops.url_policy import FORBIDDEN_CHARACTERS, HttpTarget, UnsafeUrlError, parse_http_url
 from cvops.video.deadline import RequestDeadline, WatchedHTTPConnection, WatchedHTTPSConnection, request_deadline
 from cvops.video.errors import SourceReadError
 from cvops.video.transport import ObjectInfo, SizeLimit, TransientReadError, Transport
 from cvops.video.uri import SourceKind
+
+# urllib3 logs every request target (query included) at DEBUG level.
+logging.getLogger("urllib3.connectionpool").addFilter(RedactingFilter())
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -195,7 +199,12 @@ def _redirect(uri: str, current: str, location: str, approved: HttpTarget) -> tu
             f"{redact_url(uri)} redirects to {redact_url(location)!r}, which holds whitespace, a control character "
             "or a backslash"
         )
-    url = urljoin(current, location.strip())
+    try:
+        url = urljoin(current, location.strip())
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise SourceReadError(
+            f"{redact_url(uri)} redirects to {redact_url(location)!r}, which is refused: {exc}"
+        ) from None
     try:
         target = parse_http_url(url)
     except UnsafeUrlError as exc:

@@ -67,7 +67,10 @@ def resolve_video(video: str, base_dir: str | Path | None = None, *, allow_local
     text = video.strip()
     if not text:
         raise InputError("the video address is empty", field="video")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # "Invalid IPv6 URL" and friends
+        raise InputError(f"refusing {redact_url(text)!r}: it cannot be parsed ({exc})", field="video") from None
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         try:
@@ -119,17 +122,20 @@ def resolve_child(parent: VideoLocation, reference: str, *, what: str) -> VideoL
     if FORBIDDEN_CHARACTERS.search(reference):
         raise _refused(parent, reference, what, "it contains whitespace, a control character or a backslash")
     if parent.kind is SourceKind.HTTP:
-        child = urljoin(parent.uri, reference)
         try:
+            child = urljoin(parent.uri, reference)
             child_origin = parse_http_url(child).origin
-        except UnsafeUrlError as exc:
+        except ValueError as exc:  # UnsafeUrlError, or urljoin's "Invalid IPv6 URL"
             raise _refused(parent, reference, what, str(exc)) from None
         if child_origin != http_origin(parent.uri):
             raise _refused(parent, reference, what, f"it is not on {http_origin(parent.uri)}")
         return parent.with_uri(child)
     if parent.kind is SourceKind.S3:
         bucket, key = split_s3(parent.uri)
-        ref = urlsplit(reference)
+        try:
+            ref = urlsplit(reference)
+        except ValueError as exc:
+            raise _refused(parent, reference, what, str(exc)) from None
         if ref.scheme:
             if ref.scheme.lower() != "s3" or ref.netloc != bucket:
                 raise _refused(parent, reference, what, f"it is not in s3://{bucket}")
@@ -142,7 +148,7 @@ def resolve_child(parent: VideoLocation, reference: str, *, what: str) -> VideoL
             raise _refused(parent, reference, what, f"it leaves s3://{bucket}")
         return parent.with_uri(f"s3://{bucket}/{child_key}")
     # A playlist on disk: only relative paths that stay inside the playlist's folder.
-    if urlsplit(reference).scheme or reference.startswith(("/", "\\", "~")):
+    if ":" in reference or reference.startswith(("/", "\\", "~")):
         raise _refused(parent, reference, what, "a local playlist may only name files beside it")
     folder = Path(parent.uri).parent
     child_path = (folder / reference).resolve()
