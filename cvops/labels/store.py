@@ -336,6 +336,10 @@ class LabelStore:
         if bad.size:
             limit = f"the match has {n_frames} frames" if n_frames is not None else f"at most {MAX_FRAMES} frames"
             raise fail(bad[0], "frame", f"frame {raw['frame'].iloc[bad[0]].strip()[:40]} is past the end ({limit})")
+        bad = np.flatnonzero(np.abs(columns["track_id"]) > MAX_TRACK_ID)
+        if bad.size:
+            shown = raw["track_id"].iloc[bad[0]].strip()[:40]
+            raise fail(bad[0], "track_id", f"track id {shown} is larger than {MAX_TRACK_ID}")
         columns["frame"] = frames.astype("int64")
         columns["track_id"] = columns["track_id"].astype("int64")
         for name in ("w", "h"):
@@ -403,15 +407,15 @@ def _read_csv_as_text(path: Path, required: tuple[str, ...], *, match_id: str | 
 
 
 def _parse_numeric_column(values: pd.Series, path: Path, name: str, kind: str, match_id: str | None) -> np.ndarray:
-    """Parse a text column to float64, naming the first row that is empty, non-numeric or not finite. ``int``
-    columns must hold whole numbers of at most ``MAX_TRACK_ID`` in size (exact as float64); the caller checks its
-    own bounds before casting, so that ``1e30`` is refused as too large rather than wrapped round."""
+    """Parse a text column to float64, naming the first row that is empty, non-numeric or not finite (or, for
+    ``int``, not whole). The caller checks its own bounds before casting to int64, so that ``1e30`` is refused as
+    too large rather than wrapped round."""
     text = values.str.strip()
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isfinite(numbers)
     if kind == "int":
         with np.errstate(invalid="ignore"):
-            bad |= (numbers != np.round(numbers)) | (np.abs(numbers) > MAX_TRACK_ID)
+            bad |= numbers != np.round(numbers)
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
         shown = text.iloc[index]
