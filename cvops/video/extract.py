@@ -35,7 +35,7 @@ from cvops.video.uri import ContainerKind, resolve_video
 
 @dataclass(frozen=True)
 class ExtractionStats:
-    bytes_read_from_source: int  # everything this process fetched (ffmpeg's own reads are not included)
+    bytes_read_from_source: int  # everything fetched for this video (the ffmpeg methods' reads through the feed too)
     source_requests: int
     seconds: float
     n_extracted: int
