@@ -88,6 +88,9 @@ def extract_frames(
 ) -> ExtractionResult:
     """Extract ``frames`` (1-based, presentation order) of ``video`` into the sample store.
 
+    ``frames`` is any sequence of frame numbers; a :class:`~cvops.video.FrameRanges` (or a ``range``) is checked
+    against the video's frame count before it is expanded.
+
     ``video`` is a path (relative to ``base_dir``, the label store), an ``http(s)://`` or an ``s3://`` URL, of an
     mp4 or an HLS playlist. ``progress(done, total)`` is called (from worker threads, one call at a time) as
     samples are found in the store or extracted. Raises :class:`~cvops.errors.InputError` for a bad address or

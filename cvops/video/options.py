@@ -27,8 +27,9 @@ class ReaderSettings:
     that wastes fewer frames (``benchmarks/extract.py`` measures it). ``skip_unreferenced`` leaves out H.264
     pictures that no other picture needs and nobody asked for (off only to measure what it saves).
 
-    The last four fields are limits against hostile or broken servers (``docs/security.md``); their defaults are
-    far above what a real 90-minute match needs.
+    ``request_timeout_s``, ``max_redirects``, ``max_playlist_bytes`` and ``max_segment_bytes`` are limits against
+    hostile or broken servers (``docs/security.md``); their defaults are far above what a real 90-minute match
+    needs.
     """
 
     retries: int = 4
