@@ -77,11 +77,13 @@ class Transport(ABC):
     def read(self, uri: str, start: int = 0, stop: int | None = None, *, limit: SizeLimit | None = None) -> bytes:
         """Bytes ``[start, stop)`` of the object (to its end when ``stop`` is None).
 
-        A read to the end refuses objects larger than ``limit`` (without reading them); a ranged read never
-        returns more than its range.
+        A read to the end refuses objects larger than ``limit`` (``max_segment_bytes`` when not given) without
+        reading them; a ranged read never returns more than its range.
         """
         if stop is not None and stop <= start:
             return b""
+        if stop is None and limit is None:
+            limit = SizeLimit(self.settings.max_segment_bytes, "max_segment_bytes")
         what = f"cannot read {redact_url(uri)}" + (f" bytes {start}-{stop - 1}" if stop is not None else "")
         return self._retrying(lambda: self._read(uri, start, stop, limit), what)
 
