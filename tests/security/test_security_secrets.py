@@ -14,7 +14,7 @@ from cvops.labels import LabelStore
 from cvops.redaction import redact_text, redact_url
 from cvops.video import SourceReadError, extract_frames
 from cvops.video.extract import progress_reporter
-from cvops_assets.labels import raw_labels
+from cvops_assets.labels import read_match_labels
 from cvops_assets.partitions import matches_partitions
 from cvops_resources import CatalogResource, LabelStoreResource
 from tests.factories import match_row, player_keyframes, write_store
@@ -81,14 +81,14 @@ def test_label_store_errors_and_the_matches_table_mask_the_video(tmp_path: Path)
     assert_clean(frame.to_csv() + " ".join(str(e) for e in table.errors))
 
 
-def test_raw_labels_stores_and_logs_no_secret(tmp_path: Path, cvops_home: Path) -> None:
-    """The matches catalog table, the asset's metadata and the Dagster event log."""
+def test_reading_a_match_stores_and_logs_no_secret(tmp_path: Path, cvops_home: Path) -> None:
+    """The matches catalog table, the assets' metadata and the Dagster event log."""
     video = "http://user:PASS@cdn.example/m1.mp4" + QUERY
     store = write_store(tmp_path / "store", [match_row("m1", video=video)], {"m1": player_keyframes(4)})
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(matches_partitions.name, ["m1"])
     result = dg.materialize(
-        [raw_labels],
+        [read_match_labels],
         partition_key="m1",
         instance=instance,
         resources={
