@@ -39,7 +39,7 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "matches",
             True,
-            "The matches.csv row of every match the platform took in.",
+            "The matches.csv row of every match the platform took in (the video address with credentials masked).",
             video=pa.string(),
             fps=pa.string(),
             width=pa.int64(),

@@ -28,6 +28,7 @@ from pathlib import Path
 import configobj
 
 from cvops.datasets.dvc_tool import dvc_command
+from cvops.datasets.stale_locks import DEFAULT_WAIT_S, clear_stale_locks
 from cvops.errors import CvopsError
 from cvops.io import write_text_atomic
 from cvops.settings import CvopsPaths
@@ -190,8 +191,10 @@ class DatasetRepo:
 
     # -- set-up ----------------------------------------------------------------------------------------
 
-    def ensure_initialized(self) -> None:
-        """Create the git + DVC repository with its first commit, unless it exists."""
+    def ensure_initialized(self, *, lock_wait_s: float = DEFAULT_WAIT_S) -> None:
+        """Create the git + DVC repository with its first commit, unless it exists. Locks that a killed git or
+        DVC left behind are cleared first (a live holder is waited for, at most ``lock_wait_s``)."""
+        clear_stale_locks(self.path, wait_s=lock_wait_s)
         if not self.is_initialized():
             self._initialize()
 

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from cvops.redaction import redact_url
+
 from .versions import DatasetVersion
 
 MAX_LISTED = 20
@@ -102,7 +104,7 @@ def export_markdown(
     timings: Mapping[str, float],
 ) -> str:
     """The report of a new version."""
-    pushed = f"yes, to `{remote_url}`" if version.pushed else f"**no**: {push_error or 'not pushed yet'}"
+    pushed = f"yes, to `{redact_url(remote_url)}`" if version.pushed else f"**no**: {push_error or 'not pushed yet'}"
     reuse_base = f"`{previous_tag}`" if previous_tag else "the previous version (none: this is the first)"
     summary = [
         ["tag", f"`{version.tag}`"],
