@@ -23,15 +23,19 @@ stream, so a long match's export is never held whole in memory as a tree.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 import pandas as pd
 
 from cvops.errors import InputError
@@ -100,7 +104,7 @@ class CvatTracks:
 
 
 def read_cvat_video_xml(path: str | Path) -> CvatTracks:
-    """Read a "CVAT for video 1.1" export (the ``annotations.xml`` of the zip CVAT downloads).
+    """Read a "CVAT for video 1.1" export: the zip CVAT downloads, or the ``annotations.xml`` inside it.
 
     Raises an ``InputError`` naming the file, and the track and frame where it applies, for anything this
     module cannot read faithfully: another format version, a project export (several tasks), a "CVAT for
@@ -109,6 +113,24 @@ def read_cvat_video_xml(path: str | Path) -> CvatTracks:
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", file=path)
+    with _open_annotations(path) as source:
+        return _parse(source, path)
+
+
+@contextlib.contextmanager
+def _open_annotations(path: Path) -> Iterator[IO[bytes]]:
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "annotations.xml" not in archive.namelist():
+                raise InputError("the zip has no annotations.xml (is it a CVAT export?)", file=path)
+            with archive.open("annotations.xml") as member:
+                yield member
+    else:
+        with open(path, "rb") as handle:
+            yield handle
+
+
+def _parse(source: IO[bytes], path: Path) -> CvatTracks:
     keyframes: list[tuple] = []
     interpolated: list[tuple] = []
     skipped_tracks: Counter[str] = Counter()
@@ -116,7 +138,7 @@ def read_cvat_video_xml(path: str | Path) -> CvatTracks:
     task: CvatTask | None = None
     version: str | None = None
     try:
-        events = SafeET.iterparse(str(path), events=("start", "end"))
+        events = SafeET.iterparse(source, events=("start", "end"))
         root_seen = False
         for event, element in events:
             if not root_seen:
@@ -150,7 +172,7 @@ def read_cvat_video_xml(path: str | Path) -> CvatTracks:
                 element.clear()
     except ET.ParseError as exc:
         raise InputError(f"not well-formed XML: {exc}", file=path) from None
-    except SafeET.DefusedXmlException as exc:
+    except DefusedXmlException as exc:
         raise InputError(f"refused XML construct ({type(exc).__name__}): {exc}", file=path) from None
     if version is None:
         raise InputError("no <version> element: not a CVAT XML export", file=path)
