@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import IO
 
 import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 import pandas as pd
+from defusedxml import DefusedXmlException
 
 from cvops.errors import InputError
 from cvops.io import atomic_path
@@ -182,9 +182,7 @@ def _parse(source: IO[bytes], path: Path) -> CvatTracks:
     duplicated = frame.duplicated(["track", "frame"], keep=False)
     if duplicated.any():
         first = frame[duplicated].iloc[0]
-        raise InputError(
-            f"track id={first.track} has two boxes on frame {first.frame}", file=path, field="frame"
-        )
+        raise InputError(f"track id={first.track} has two boxes on frame {first.frame}", file=path, field="frame")
     return CvatTracks(task, frame, _keyframe_table(interpolated), dict(skipped_tracks), dict(skipped_shapes))
 
 
@@ -230,9 +228,7 @@ def _read_meta(meta: ET.Element, path: Path) -> CvatTask:
             raise InputError("<original_size> needs <width> and <height>", file=path, field="original_size")
         original_size = (width, height)
     step_match = _STEP.search(text(task, "frame_filter") or "")
-    labels = tuple(
-        name.text.strip() for name in task.iterfind("labels/label/name") if name.text and name.text.strip()
-    )
+    labels = tuple(name.text.strip() for name in task.iterfind("labels/label/name") if name.text and name.text.strip())
     return CvatTask(
         name=text(task, "name") or "",
         mode=text(task, "mode") or "",
@@ -442,4 +438,3 @@ def _tracks(keyframes: pd.DataFrame) -> Iterator[tuple[tuple[int, str], pd.DataF
     ordered = keyframes.sort_values(["track", "frame"], kind="stable")
     for track_id, boxes in ordered.groupby("track", sort=True):
         yield (int(track_id), str(boxes["label"].iloc[0])), boxes
-

@@ -80,7 +80,9 @@ def parse_role_mapping(text: str) -> dict[str, str]:
         if not sep or not label:
             raise InputError(f"expected LABEL=ROLE, got {item[:60]!r} (item {number})", field="roles")
         if role not in ROLES:
-            raise InputError(f"{label!r} maps to unknown role {role!r}: expected one of {', '.join(ROLES)}", field="roles")
+            raise InputError(
+                f"{label!r} maps to unknown role {role!r}: expected one of {', '.join(ROLES)}", field="roles"
+            )
         mapping[label] = role
     return mapping
 
@@ -124,7 +126,7 @@ class VideoFacts:
 def probe_local_video(path: Path) -> tuple[int, int, Fraction, int]:
     """``(width, height, fps, n_frames)`` of a local video file, from its container (frames counted by demuxing
     when the container does not say: one packet per frame)."""
-    import av  # noqa: PLC0415 - PyAV is only needed when a video is given
+    import av
 
     try:
         with av.open(str(path)) as container:
@@ -340,8 +342,7 @@ def import_cvat(
         skipped_tracks=tracks.skipped_tracks,
         skipped_shapes=tracks.skipped_shapes,
         frame_mapping=(
-            f"CVAT frame c is store frame c + 1 (task frames {task.start_frame}..{task.last_frame}, "
-            f"step {task.step})"
+            f"CVAT frame c is store frame c + 1 (task frames {task.start_frame}..{task.last_frame}, step {task.step})"
         ),
     )
 

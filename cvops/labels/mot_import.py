@@ -117,7 +117,7 @@ def read_sequence(folder: Path, *, fps: Fraction | None = None) -> Sequence:
 def _sequence_without_seqinfo(folder: Path, videos: list[Path], fps: Fraction | None) -> Sequence:
     """CVAT's MOT export: size, length and rate from the sequence's video, else from its images and ``fps``."""
     if videos:
-        from cvops.labels.cvat_import import probe_local_video  # noqa: PLC0415 - PyAV probe shared with CVAT
+        from cvops.labels.cvat_import import probe_local_video
 
         width, height, rate, n_frames = probe_local_video(videos[0])
         if fps is not None and fps != rate:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cvops.labels.simplify import simplify_track
 from cvops.synth.camera import PITCH_LENGTH, Camera, pitch_markings
 from cvops.synth.config import SynthConfig, match_rng
 from cvops.synth.scene import ImageBoxes, Scene
@@ -79,32 +80,6 @@ def truth_table(scene: Scene, boxes: ImageBoxes) -> pd.DataFrame:
 def labelled(scene: Scene, boxes: ImageBoxes) -> np.ndarray:
     """``(n_frames, n_actors)``: who the annotation policy labels in each video frame (see the module docstring)."""
     return boxes.visible & ~scene.off_pitch
-
-
-def simplify_track(track: np.ndarray, tolerance: float) -> np.ndarray:
-    """Indices of the keyframes of ``track`` ``(m, d)``: linear interpolation between them is within
-    ``tolerance`` (max abs per coordinate) of every row. Always keeps the first and the last row.
-
-    Ramer-Douglas-Peucker, iterative (tracks are long, recursion depth is not bounded by much), each split
-    vectorised over its span.
-    """
-    m = len(track)
-    keep = np.zeros(m, dtype=bool)
-    keep[[0, m - 1]] = True
-    spans = [(0, m - 1)]
-    while spans:
-        a, b = spans.pop()
-        if b - a < 2:
-            continue
-        t = (np.arange(a + 1, b) - a)[:, None] / (b - a)
-        line = track[a] + (track[b] - track[a]) * t
-        error = np.abs(track[a + 1 : b] - line).max(axis=1)
-        worst = int(np.argmax(error))
-        if error[worst] > tolerance:
-            split = a + 1 + worst
-            keep[split] = True
-            spans.extend([(a, split), (split, b)])
-    return np.flatnonzero(keep)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -32,8 +32,10 @@ def test_a_cvat_export_becomes_the_keyframes_cvat_draws(tmp_path: Path) -> None:
     video = _video(tmp_path / "store" / "videos" / "m0042.mp4")
     result = CliRunner().invoke(
         main,
-        ["import-cvat", str(TASK_XML), str(tmp_path / "store"), "--match-id", "m0042", "--video", str(video)]
-        + ["--roles", "Person=player"],
+        [
+            *("import-cvat", str(TASK_XML), str(tmp_path / "store"), "--match-id", "m0042"),
+            *("--video", str(video), "--roles", "Person=player"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "added match m0042: 2 box tracks, 7 keyframes (1 outside, 1 closing)" in result.output
@@ -65,13 +67,17 @@ def test_a_cvat_export_becomes_the_keyframes_cvat_draws(tmp_path: Path) -> None:
         (('frame="8" keyframe="1"', 'frame="9" keyframe="1"'), "frame 9 is not a frame of the task"),
         (('xbr="26.00"', 'xbr="16.00"'), "track id=0, box frame=8: a box without area"),
         (('occluded="1" xtl="16.00"', 'occluded="1" rotation="30" xtl="16.00"'), "rotated by 30 degrees"),
-        (('keyframe="0" outside="0" occluded="0" xtl="32.00"', 'keyframe="1" outside="0" occluded="0" xtl="33.00"'),
-         "differs from the store's interpolation"),
+        (
+            ('keyframe="0" outside="0" occluded="0" xtl="32.00"', 'keyframe="1" outside="0" occluded="0" xtl="33.00"'),
+            "differs from the store's interpolation",
+        ),
         (("<meta>", "<meta><project></project>"), "a project export"),
         (('<track id="3"', '<image id="0" name="frame_000000"></image><track id="3"'), "'CVAT for images' export"),
     ],
 )
-def test_exports_that_cannot_be_read_faithfully_are_refused(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
+def test_exports_that_cannot_be_read_faithfully_are_refused(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
     xml = tmp_path / "annotations.xml"
     xml.write_text(TASK_XML.read_text().replace(*edit, 1))
     video = _video(tmp_path / "m.mp4")

@@ -118,11 +118,11 @@ def test_cvat_mot_export_without_seqinfo_reads_labels_txt(tmp_path: Path) -> Non
     assert roles == {1: "player", 2: "ball", 3: "referee"}
 
     bare = _cvat_mot_export(tmp_path / "bare", images=False)
-    with pytest.raises(InputError, match="no seqinfo.ini, and neither a video nor images") as caught:
+    with pytest.raises(InputError, match=r"no seqinfo\.ini, and neither a video nor images") as caught:
         import_sequences(tmp_path / "bare", tmp_path / "store2", fps=Fraction(25))
     assert str(bare) in str(caught.value)
     (bare / "gt" / "labels.txt").write_text("Person\n")
     (bare / "img1").mkdir()
     Image.fromarray(np.zeros((48, 64, 3), dtype=np.uint8)).save(bare / "img1" / "000001.jpg")
-    with pytest.raises(InputError, match="class 2 of gt.txt is not a line of labels.txt"):
+    with pytest.raises(InputError, match=r"class 2 of gt\.txt is not a line of labels\.txt"):
         import_sequences(tmp_path / "bare", tmp_path / "store2", fps=Fraction(25))

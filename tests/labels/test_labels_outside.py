@@ -22,10 +22,14 @@ def _store(tmp_path: Path, rows: list[dict]) -> LabelStore:
 
 
 def _row(frame, outside=0, x=0.0, occluded=0, track=1, **box):
-    return {"frame": frame, "track_id": track, "role": "player", "x": x, "y": 5, "w": 10, "h": 20} | box | {
-        "outside": outside,
-        "occluded": occluded,
-    }
+    return (
+        {"frame": frame, "track_id": track, "role": "player", "x": x, "y": 5, "w": 10, "h": 20}
+        | box
+        | {
+            "outside": outside,
+            "occluded": occluded,
+        }
+    )
 
 
 def test_an_exit_is_never_interpolated() -> None:
@@ -104,7 +108,7 @@ def test_schema_version_is_declared_and_newer_stores_are_refused(tmp_path: Path)
     with pytest.raises(InputError, match="schema version 3; this cvops reads versions 1 to 2"):
         store.read_matches()
     store.schema_file.write_text("[]")
-    with pytest.raises(InputError, match="label-store.json, field 'schema_version'"):
+    with pytest.raises(InputError, match=r"label-store\.json, field 'schema_version'"):
         store.read_matches()
 
 
