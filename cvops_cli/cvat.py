@@ -54,3 +54,53 @@ def import_cvat(
     )
     for line in summary.lines():
         click.echo(line)
+
+
+@click.command("export-cvat")
+@click.argument("match_id")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The task folder to write."
+)
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(["labels", "predictions"]),
+    default="labels",
+    show_default=True,
+    help="The label store's keyframes, or the production model's tracks as pseudo-labels.",
+)
+@click.option("--queue", "queue_only", is_flag=True, help="Only the frames of the match's review queue.")
+def export_cvat(match_id: str, out: Path, source: str, queue_only: bool) -> None:
+    """Write match MATCH_ID of the label store ($CVOPS_LABEL_STORE) as a CVAT task with pre-annotations:
+    annotations.xml ("CVAT for video 1.1", to upload as "CVAT 1.1"), task.json and frames.csv (plus the images of
+    the queued frames with --queue).
+
+    From predictions, a match nobody has annotated gets the pseudo-labels in the label store too, with status
+    pseudo_labelled: they never enter a dataset version until a person's annotation is imported.
+    """
+    from cvops.catalog import Catalog
+    from cvops.labels import LabelStore
+    from cvops.review.cvat_task import export_match
+    from cvops.settings import CvopsPaths
+    from cvops.video import ReaderSettings, SampleStore
+    from cvops.video.extractor import FrameExtractor
+
+    paths = CvopsPaths.from_env()
+    extractor = FrameExtractor(SampleStore(paths.samples), ReaderSettings(), fmt="jpg") if queue_only else None
+    result = export_match(
+        match_id,
+        out,
+        source=source,
+        queue_only=queue_only,
+        store=LabelStore(paths.label_store),
+        catalog=Catalog.at(paths),
+        extractor=extractor,
+    )
+    task = result.task
+    what = "review queue frames" if queue_only else "frames"
+    marked = " (marked as pseudo-labels)" if task.pseudo_labels else ""
+    click.echo(f"wrote {task.folder}: {task.frames} {what}, {task.tracks} tracks, {task.boxes} boxes{marked}")
+    if result.offset:
+        click.echo(f"labels moved by the match's sync offset ({result.offset:+d} frames) onto the video's frames")
+    if result.store_note:
+        click.echo(result.store_note)

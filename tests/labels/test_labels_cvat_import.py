@@ -22,7 +22,7 @@ def _video(path: Path, *, width: int = 64, height: int = 48, frames: int = 24) -
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for index in range(frames):
-            image = np.full((height, width, 3), index * 10, dtype=np.uint8)
+            image = np.full((height, width, 3), index * 10 % 256, dtype=np.uint8)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
     return path
