@@ -59,7 +59,7 @@ def cvat_keyframes(keyframes: pd.DataFrame, n_frames: int) -> pd.DataFrame:
     last = rows.groupby("track_id").tail(1)
     closing = last[~last["outside"] & (last["frame"] < n_frames)].assign(frame=lambda t: t["frame"] + 1, outside=True)
     rows = pd.concat([rows, closing], ignore_index=True)
-    occluded = rows["occluded"] if "occluded" in rows else False
+    occluded = rows.get("occluded", False)
     return pd.DataFrame(
         {
             "track": rows["track_id"].to_numpy(),

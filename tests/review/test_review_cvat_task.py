@@ -37,7 +37,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CvopsPaths:
     monkeypatch.setenv("CVOPS_LABEL_STORE", str(tmp_path / "store"))
     video = _video(tmp_path / "store" / "videos" / "m1.mp4", frames=30)
     write_store(tmp_path / "store", [match_row("m1", video=str(video), n_frames=30, width=64, height=48)], {})
-    write_csv(tmp_path / "store" / "m1" / "keyframes.csv", COLUMNS, [dict(zip(COLUMNS, r, strict=True)) for r in KEYFRAMES])
+    rows = [dict(zip(COLUMNS, row, strict=True)) for row in KEYFRAMES]
+    write_csv(tmp_path / "store" / "m1" / "keyframes.csv", COLUMNS, rows)
     return CvopsPaths.from_env()
 
 
@@ -48,7 +49,8 @@ def test_export_then_import_gives_back_the_same_keyframes(home: CvopsPaths, tmp_
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output and "30 frames, 3 tracks" in result.output and "pseudo" not in result.output
     task = read_cvat_video_xml(tmp_path / "task" / "annotations.xml")
-    assert (task.task.start_frame, task.task.stop_frame, task.task.step, task.task.original_size) == (0, 29, 1, (64, 48))
+    meta = task.task
+    assert (meta.start_frame, meta.stop_frame, meta.step, meta.original_size) == (0, 29, 1, (64, 48))
     frames = pd.read_csv(tmp_path / "task" / "frames.csv")
     assert frames.iloc[[0, -1]].to_dict("list") == {"cvat_frame": [0, 29], "frame": [1, 30]}
 
