@@ -8,6 +8,7 @@ from typing import Any
 from cvops.errors import InputError
 
 FIRST_STAGES = ("fairmot", "botsort")
+REPORTED_BOXES = ("kalman", "detection")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class TrackerConfig:
     """``botsort``: appearance counts only for pairs overlapping more than this (BoT-SORT's proximity_thresh)."""
     appearance_max_cost: float = 0.25
     """``botsort``: ... and whose cosine distance is below this (BoT-SORT's appearance_thresh)."""
+    reported_boxes: str = "kalman"
+    """The box reported for a track in a frame. ``kalman``: its filter's estimate after the frame's detection
+    corrected it (ByteTrack's and FairMOT's output, smoother than the detector); ``detection``: the matched
+    detection's own box (what Roboflow's ``trackers`` and most detector-first pipelines report)."""
     match_across_classes: bool = False
     """Let a track match detections of any class, and report the class its detections gave the most score to.
     For classes that are roles of one kind of object (player, goalkeeper, referee), which a young detector
@@ -80,6 +85,9 @@ class TrackerConfig:
         self._require(self.max_embedding_cost >= 0.0, "max_embedding_cost", "must be >= 0")
         self._require(self.appearance_max_cost >= 0.0, "appearance_max_cost", "must be >= 0")
         self._require(self.first_stage in FIRST_STAGES, "first_stage", f"must be one of {', '.join(FIRST_STAGES)}")
+        self._require(
+            self.reported_boxes in REPORTED_BOXES, "reported_boxes", f"must be one of {', '.join(REPORTED_BOXES)}"
+        )
         self._require(self.low_score <= self.high_score, "low_score", "must not exceed high_score")
         self._require(self.confirm_hits >= 1, "confirm_hits", "must be >= 1")
         self._require(self.max_lost >= 0, "max_lost", "must be >= 0")
