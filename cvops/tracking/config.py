@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from cvops.errors import InputError
@@ -114,6 +116,35 @@ class TrackerConfig:
             return cls(**overrides)
         high = min(max(float(score_threshold), 0.15), 0.85)
         return cls(**{"high_score": high, "new_track_score": high + 0.1, **overrides})
+
+    def at_frame_rate(self, fps: float) -> TrackerConfig:
+        """``max_lost`` read as frames of 30 fps video and scaled to ``fps``, ByteTrack's convention for its
+        ``track_buffer`` (``frame_rate / 30 * track_buffer``): a lost track waits the same time at any rate."""
+        if not fps > 0:
+            raise InputError(f"must be > 0, got {fps!r}", field="fps")
+        return dataclasses.replace(self, max_lost=max(0, round(self.max_lost * fps / 30.0)))
+
+    @classmethod
+    def read_settings(cls, path: str | Path) -> dict[str, Any]:
+        """A YAML (or JSON) file's mapping of settings, checked against the fields (unknown names and bad values are
+        errors naming the file), to pass as ``**overrides``."""
+        import yaml  # only where a settings file is read
+
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise InputError(f"cannot read tracker settings: {exc}", file=path) from exc
+        values = {} if values is None else values
+        if not isinstance(values, dict):
+            raise InputError("tracker settings must be a mapping of setting: value", file=path)
+        try:
+            cls.from_dict(values)
+        except InputError as exc:
+            raise InputError(exc.message, file=path, field=exc.field) from exc
+        except TypeError as exc:
+            raise InputError(f"bad tracker setting: {exc}", file=path) from exc
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrackerConfig:
