@@ -25,8 +25,9 @@ class TrackerConfig:
     """Detections scoring at least this enter the first (embedding) stage (ByteTrack's track_thresh)."""
     low_score: float = 0.1
     """Detections below this are dropped; those in ``[low_score, high_score)`` only extend existing tracks."""
-    new_track_score: float = 0.6
-    """An unmatched high-score detection starts a track from this score (ByteTrack: track_thresh + 0.1)."""
+    new_track_score: float = 0.65
+    """An unmatched high-score detection starts a track from this score (ByteTrack: track_thresh + 0.1 = 0.6;
+    0.65 takes back the few false positives the re-find stage lets through, docs/benchmarks.md)."""
     max_embedding_cost: float = 0.4
     """Largest fused cost accepted in the first stage (FairMOT's threshold)."""
     embedding_weight: float = 0.98
@@ -50,9 +51,14 @@ class TrackerConfig:
     embedding_momentum: float = 0.9
     """EMA momentum of a track's appearance: ``e = m * e + (1 - m) * new`` (FairMOT's 0.9)."""
     kalman_position_weight: float = 1 / 20
-    """Position noise std as a fraction of box height (DeepSORT)."""
-    kalman_velocity_weight: float = 1 / 160
-    """Velocity noise std as a fraction of box height (DeepSORT)."""
+    """Position process noise std as a fraction of box height (DeepSORT)."""
+    kalman_velocity_weight: float = 1 / 80
+    """Velocity noise std as a fraction of box height (DeepSORT's 1/160, doubled: a player's velocity changes
+    faster than a pedestrian's, and the filter follows a turn sooner; tuned on synthetic leagues)."""
+    kalman_measurement_weight: float = 0.075
+    """Measurement noise std as a fraction of box height. DeepSORT ties it to the position noise (1/20); trusting
+    one detection a little less than the motion smooths the reported boxes (tuned on synthetic leagues,
+    docs/benchmarks.md)."""
     first_stage: str = "fairmot"
     """How the high-score stage prices a pair when there are embeddings. ``fairmot``: mostly appearance, a
     little motion, nothing outside the Kalman gate; it trusts the re-ID model. ``botsort`` (BoT-SORT):
@@ -66,6 +72,12 @@ class TrackerConfig:
     """The box reported for a track in a frame. ``kalman``: its filter's estimate after the frame's detection
     corrected it (ByteTrack's and FairMOT's output, smoother than the detector); ``detection``: the matched
     detection's own box (what Roboflow's ``trackers`` and most detector-first pipelines report)."""
+    refind_gate_probability: float = 0.9
+    """Lost tracks that no high-score detection overlapped get one more chance: the detections left over are
+    matched to them by Mahalanobis distance within this chi-square quantile of the Kalman prediction, whose
+    uncertainty grows while the track is unseen (a player reappearing after an occlusion a little away from where
+    his track coasted). Only where the first stage matches by overlap (no embeddings, or ``botsort``): FairMOT's
+    has already judged lost tracks by appearance. 0 switches the stage off."""
     match_across_classes: bool = False
     """Let a track match detections of any class, and report the class its detections gave the most score to.
     For classes that are roles of one kind of object (player, goalkeeper, referee), which a young detector
@@ -84,6 +96,7 @@ class TrackerConfig:
         for name in unit_fields:
             self._require(0.0 <= getattr(self, name) <= 1.0, name, "must be between 0 and 1")
         self._require(0.0 < self.gate_probability < 1.0, "gate_probability", "must be strictly between 0 and 1")
+        self._require(0.0 <= self.refind_gate_probability < 1.0, "refind_gate_probability", "must be in [0, 1)")
         self._require(self.max_embedding_cost >= 0.0, "max_embedding_cost", "must be >= 0")
         self._require(self.appearance_max_cost >= 0.0, "appearance_max_cost", "must be >= 0")
         self._require(self.first_stage in FIRST_STAGES, "first_stage", f"must be one of {', '.join(FIRST_STAGES)}")
@@ -93,7 +106,7 @@ class TrackerConfig:
         self._require(self.low_score <= self.high_score, "low_score", "must not exceed high_score")
         self._require(self.confirm_hits >= 1, "confirm_hits", "must be >= 1")
         self._require(self.max_lost >= 0, "max_lost", "must be >= 0")
-        for name in ("kalman_position_weight", "kalman_velocity_weight"):
+        for name in ("kalman_position_weight", "kalman_velocity_weight", "kalman_measurement_weight"):
             self._require(getattr(self, name) > 0.0, name, "must be > 0")
 
     def _require(self, condition: bool, name: str, message: str) -> None:

@@ -35,9 +35,10 @@ class KalmanBoxFilter:
     (DeepSORT's 1/20 and 1/160 are the defaults in :class:`cvops.tracking.TrackerConfig`).
     """
 
-    def __init__(self, position_weight: float, velocity_weight: float) -> None:
+    def __init__(self, position_weight: float, velocity_weight: float, measurement_weight: float | None = None) -> None:
         self.position_weight = position_weight
         self.velocity_weight = velocity_weight
+        self.measurement_weight = position_weight if measurement_weight is None else measurement_weight
         self._motion = np.eye(STATE_DIM)
         self._motion[:MEASUREMENT_DIM, MEASUREMENT_DIM:] = np.eye(MEASUREMENT_DIM)
 
@@ -69,7 +70,7 @@ class KalmanBoxFilter:
         self, means: NDArray[np.float64], covariances: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Measurement-space distributions of (N, 8) states, measurement noise included: (N, 4), (N, 4, 4)."""
-        variance = (self.position_weight * means[:, 3]) ** 2
+        variance = (self.measurement_weight * means[:, 3]) ** 2
         projected = covariances[:, :MEASUREMENT_DIM, :MEASUREMENT_DIM].copy()
         for index, noise in enumerate((variance, variance, 1e-2, variance)):
             projected[:, index, index] += noise

@@ -192,8 +192,13 @@ class OnlineTracker:
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config if config is not None else TrackerConfig()
-        self._kalman = KalmanBoxFilter(self.config.kalman_position_weight, self.config.kalman_velocity_weight)
+        self._kalman = KalmanBoxFilter(
+            self.config.kalman_position_weight,
+            self.config.kalman_velocity_weight,
+            self.config.kalman_measurement_weight,
+        )
         self._gate = chi2_gate(self.config.gate_probability)
+        self._refind_gate = chi2_gate(self.config.refind_gate_probability) if self.config.refind_gate_probability else 0
         self.reset()
 
     def reset(self) -> None:
@@ -242,6 +247,10 @@ class OnlineTracker:
         matches = _Matches()
 
         high, unmatched = self._match_high(confirmed, detections, high, predicted_boxes, matches)
+        if cfg.refind_gate_probability > 0 and (detections.embeddings is None or cfg.first_stage == "botsort"):
+            # FairMOT's first stage already priced lost tracks by appearance: a motion-only second look would
+            # overrule it.
+            high = self._refind_lost(unmatched[table.state[unmatched] == _LOST], detections, high, matches)
         still_tracked = unmatched[table.state[unmatched] == _TRACKED]
         _, not_extended = self._match_iou(
             still_tracked, detections, low, cfg.min_iou_low, predicted_boxes, matches, learn_appearance=False
@@ -289,6 +298,22 @@ class OnlineTracker:
             learn_appearance=True,
         )
         return remaining, np.concatenate([not_rescued, unmatched[states == _LOST]])
+
+    def _refind_lost(
+        self, rows: NDArray[np.intp], detections: _Detections, candidates: NDArray[np.intp], matches: _Matches
+    ) -> NDArray[np.intp]:
+        """Lost tracks to the high-score detections nothing took, by Mahalanobis distance within the gate."""
+        if len(rows) == 0 or len(candidates) == 0:
+            return candidates
+        table = self._table
+        distances = (
+            self._kalman.gating_distances(table.mean[rows], table.covariance[rows], detections.measurements[candidates])
+            / self._refind_gate
+        )
+        distances[class_mismatch(*self._association_classes(rows, detections, candidates))] = np.inf
+        result = assign(distances, 1.0)
+        matches.add(rows[result.matches[:, 0]], candidates[result.matches[:, 1]], learn_appearance=True)
+        return candidates[result.unmatched_columns]
 
     def _match_iou(
         self,
