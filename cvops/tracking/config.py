@@ -59,6 +59,10 @@ class TrackerConfig:
     """Measurement noise std as a fraction of box height. DeepSORT ties it to the position noise (1/20); trusting
     one detection a little less than the motion smooths the reported boxes (tuned on synthetic leagues,
     docs/benchmarks.md)."""
+    kalman_aspect_noise: float = 1e-2
+    """Process noise std of the aspect ratio ``w / h`` per frame (DeepSORT: 1e-2)."""
+    kalman_aspect_velocity_noise: float = 1e-5
+    """Process noise std of the aspect ratio's velocity per frame (DeepSORT: 1e-5)."""
     first_stage: str = "fairmot"
     """How the high-score stage prices a pair when there are embeddings. ``fairmot``: mostly appearance, a
     little motion, nothing outside the Kalman gate; it trusts the re-ID model. ``botsort`` (BoT-SORT):
@@ -106,7 +110,8 @@ class TrackerConfig:
         self._require(self.low_score <= self.high_score, "low_score", "must not exceed high_score")
         self._require(self.confirm_hits >= 1, "confirm_hits", "must be >= 1")
         self._require(self.max_lost >= 0, "max_lost", "must be >= 0")
-        for name in ("kalman_position_weight", "kalman_velocity_weight", "kalman_measurement_weight"):
+        kalman_noises = ("kalman_position_weight", "kalman_velocity_weight", "kalman_measurement_weight")
+        for name in (*kalman_noises, "kalman_aspect_noise", "kalman_aspect_velocity_noise"):
             self._require(getattr(self, name) > 0.0, name, "must be > 0")
 
     def _require(self, condition: bool, name: str, message: str) -> None:

@@ -35,10 +35,18 @@ class KalmanBoxFilter:
     (DeepSORT's 1/20 and 1/160 are the defaults in :class:`cvops.tracking.TrackerConfig`).
     """
 
-    def __init__(self, position_weight: float, velocity_weight: float, measurement_weight: float | None = None) -> None:
+    def __init__(
+        self,
+        position_weight: float,
+        velocity_weight: float,
+        measurement_weight: float | None = None,
+        aspect_noise: tuple[float, float] = (1e-2, 1e-5),
+    ) -> None:
         self.position_weight = position_weight
         self.velocity_weight = velocity_weight
         self.measurement_weight = position_weight if measurement_weight is None else measurement_weight
+        self.aspect_noise = aspect_noise
+        """Process noise std of the aspect ratio and of its velocity, per frame (absolute: w/h has no scale)."""
         self._motion = np.eye(STATE_DIM)
         self._motion[:MEASUREMENT_DIM, MEASUREMENT_DIM:] = np.eye(MEASUREMENT_DIM)
 
@@ -62,7 +70,8 @@ class KalmanBoxFilter:
         heights = means[:, 3]
         pos = (self.position_weight * heights) ** 2
         vel = (self.velocity_weight * heights) ** 2
-        for index, variance in enumerate((pos, pos, 1e-4, pos, vel, vel, 1e-10, vel)):
+        aspect, aspect_velocity = (noise**2 for noise in self.aspect_noise)
+        for index, variance in enumerate((pos, pos, aspect, pos, vel, vel, aspect_velocity, vel)):
             new_covariances[:, index, index] += variance
         return new_means, new_covariances
 

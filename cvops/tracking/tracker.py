@@ -196,6 +196,7 @@ class OnlineTracker:
             self.config.kalman_position_weight,
             self.config.kalman_velocity_weight,
             self.config.kalman_measurement_weight,
+            (self.config.kalman_aspect_noise, self.config.kalman_aspect_velocity_noise),
         )
         self._gate = chi2_gate(self.config.gate_probability)
         self._refind_gate = chi2_gate(self.config.refind_gate_probability) if self.config.refind_gate_probability else 0
