@@ -2,11 +2,14 @@
 
 Per frame, in order:
 
-1. every live track is advanced by the Kalman filter;
+1. every live track is advanced by the Kalman filter, then moved with the camera when the frame's camera motion
+   is given (BoT-SORT's compensation; ``cvops.tracking.camera_motion`` measures it);
 2. **high-score stage**: detections scoring ``>= high_score`` are matched to confirmed tracks, tracked or
    lost, on a fused cost (embedding cosine distance plus a small Mahalanobis term, forbidden outside the
    Kalman gate). Tracked tracks whose appearance did not match get one more chance by IoU
-   (``min_iou_rescue``). Frames without embeddings use IoU alone here;
+   (``min_iou_rescue``). Frames without embeddings use IoU alone here. Where this stage matches by overlap
+   (no embeddings, or ``first_stage="botsort"``), lost tracks it left get a **re-find**: the high-score
+   detections still free are matched to them by Mahalanobis distance within ``refind_gate_probability``;
 3. **low-score stage** (ByteTrack): detections in ``[low_score, high_score)`` are matched by IoU only to
    tracks still unmatched that were tracked in the previous frame; their embeddings are not learned
    (occluded boxes give polluted appearance). Tracked tracks left unmatched become *lost*;
@@ -18,8 +21,10 @@ Per frame, in order:
 
 Every stage solves a Hungarian assignment with a cost threshold, and a track only ever matches detections of
 its own class, unless ``match_across_classes`` is set for classes that are roles of one kind of object (player,
-goalkeeper, referee): then a track's class is the one its detections gave the most score to. Reported per
-frame: confirmed tracks matched in that frame, with their Kalman-corrected boxes.
+goalkeeper, referee): then a track's class is the one its detections gave the most score to (ties go to the
+class seen first in the sequence). The matches of all stages update their tracks together at the end of the
+frame, in one batched Kalman update. Reported per frame: confirmed tracks matched in that frame, with their
+Kalman-corrected boxes or their detections' own (``reported_boxes``).
 """
 
 from __future__ import annotations
