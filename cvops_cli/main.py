@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "frames": "cvops_cli.frames:frames",
     "sql": "cvops_cli.catalog:sql",
     "evaluate": "cvops_cli.evaluate:evaluate",
+    "track": "cvops_cli.track:track",
     "models": "cvops_cli.models:models",
     "benchmark": "cvops_cli.benchmark:benchmark",
 }
