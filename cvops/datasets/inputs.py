@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cvops.datasets.layout import LABEL_COLUMNS, SPLITS
 from cvops.errors import InputError
 from cvops.labels import ROLES, validate_match_id
-
-from .layout import LABEL_COLUMNS, SPLITS
 
 SAMPLE_COLUMNS = ("match_id", "frame", "split", "group_key", "source_path")
 

@@ -14,9 +14,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from cvops.datasets.versions import DatasetVersion
 from cvops.redaction import redact_url
-
-from .versions import DatasetVersion
 
 MAX_LISTED = 20
 

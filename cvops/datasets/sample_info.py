@@ -16,10 +16,9 @@ import pandas as pd
 import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
+from cvops.datasets.layout import md5_file
 from cvops.errors import InputError
 from cvops.io import write_parquet_atomic
-
-from .layout import md5_file
 
 STAT_COLUMNS = ("path", "size", "mtime_ns", "inode")
 INFO_COLUMNS = (*STAT_COLUMNS, "md5", "width", "height")

@@ -18,9 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from cvops.errors import CvopsError
-
-from .layout import (
+from cvops.datasets.layout import (
     DATASET_SAMPLE_COLUMNS,
     EXPORT_YAML,
     IMAGES_DIR,
@@ -37,8 +35,9 @@ from .layout import (
     table_from_frame,
     tag_for,
 )
-from .push import PushLedger
-from .repo import REMOTE_NAME, DatasetRepo, DatasetRepoError, read_config, write_config
+from cvops.datasets.push import PushLedger
+from cvops.datasets.repo import REMOTE_NAME, DatasetRepo, DatasetRepoError, read_config, write_config
+from cvops.errors import CvopsError
 
 logger = logging.getLogger(__name__)
 
