@@ -4,8 +4,8 @@ See ``docs/datasets.md`` for the layout of a version, how samples are deduplicat
 """
 
 from cvops.datasets.export import DEFAULT_LOCK_TIMEOUT_S, ExportResult, export_dataset, export_preview
-from cvops.datasets.layout import verify_files
 from cvops.datasets.lock import LockTimeoutError, LockWait
+from cvops.datasets.reader import ImageReader, VersionData, open_folder, open_version, verify_files
 from cvops.datasets.repo import DatasetRepo, DatasetRepoError, RemoteSettings
 from cvops.datasets.versions import (
     DatasetVersion,
@@ -22,14 +22,18 @@ __all__ = [
     "DatasetRepoError",
     "DatasetVersion",
     "ExportResult",
+    "ImageReader",
     "LockTimeoutError",
     "LockWait",
     "RemoteSettings",
+    "VersionData",
     "checkout_version",
     "export_dataset",
     "export_preview",
     "latest_version",
     "list_versions",
+    "open_folder",
+    "open_version",
     "verify_files",
     "version_samples",
     "versions_frame",

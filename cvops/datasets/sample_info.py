@@ -8,6 +8,8 @@ been touched since it was last read is not read again.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,7 +18,6 @@ import pandas as pd
 import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
-from cvops.datasets.layout import md5_file
 from cvops.errors import InputError
 from cvops.io import write_parquet_atomic
 
@@ -38,15 +39,19 @@ def _stat(paths: Iterable[str]) -> pd.DataFrame:
 
 
 def _read(path: str) -> tuple[str, int, int]:
-    file = Path(path)
+    """md5 and pixel size from one read of the file (PIL parses only the JPEG header of the bytes)."""
     try:
-        with Image.open(file) as image:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"not a readable image: {exc}", file=path, field="source_path") from None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
             if image.format != "JPEG":
                 raise InputError(f"expected a JPEG image, found {image.format}", file=path, field="source_path")
             width, height = image.size
     except (UnidentifiedImageError, OSError) as exc:
         raise InputError(f"not a readable image: {exc}", file=path, field="source_path") from None
-    return md5_file(file), width, height
+    return hashlib.md5(data).hexdigest(), width, height
 
 
 def describe_images(paths: Iterable[str], cache_file: Path) -> pd.DataFrame:

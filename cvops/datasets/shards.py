@@ -1,0 +1,160 @@
+"""Shards: a match's sample images packed into plain, deterministic tar files that are read with random access.
+
+A shard is an uncompressed POSIX (ustar) tar whose members are ``<match_id>/<frame:06d>.jpg``, in frame order:
+the WebDataset convention (key ``<match_id>/<frame>``, extension ``jpg``), so ``tar``, Python's ``tarfile`` and
+``webdataset`` read it as it is. Its header fields are fixed (mode 0444, owner 0, no user or group name, mtime 0),
+so the same samples always give the same bytes, hence the same DVC object. The byte range of each image in the
+shard is recorded in the match's ``samples.parquet`` (``offset``, ``size``), which is the random-access index:
+reading a sample is one ``pread`` of ``size`` bytes, with no scan of the tar and no unpacking.
+
+The standard library's ``tarfile`` writes the shards: it is the reference implementation of the format, and the
+only thing added here is recording where each member's data starts (``tarfile`` keeps that to itself while
+writing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tarfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cvops.errors import CvopsError
+
+SHARD_SUFFIX = ".tar"
+_FORMAT = tarfile.USTAR_FORMAT
+_ENCODING = "utf-8"
+
+
+def member_name(match_id: str, frame: int) -> str:
+    """The tar member of a sample (WebDataset key ``<match_id>/<frame:06d>``, extension ``jpg``)."""
+    return f"{match_id}/{int(frame):06d}.jpg"
+
+
+def _member_info(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o444
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+@dataclass(frozen=True)
+class PackedShard:
+    """A shard just written: its file, its md5 (the DVC object id) and where each member's bytes are."""
+
+    path: Path
+    md5: str
+    offsets: tuple[int, ...]
+    sizes: tuple[int, ...]
+
+
+def shard_name(match_id: str, first_frame: int, last_frame: int, md5: str) -> str:
+    """``<match_id>-<first frame>-<last frame>-<md5 prefix>.tar``: readable, and unique because of the hash."""
+    return f"{match_id}-{int(first_frame):06d}-{int(last_frame):06d}-{md5[:10]}{SHARD_SUFFIX}"
+
+
+def write_shard(folder: Path, match_id: str, frames: Sequence[int], sources: Sequence[str]) -> PackedShard:
+    """Pack the images ``sources`` (one per frame, frames ascending) into a new shard in ``folder``.
+
+    The shard is written to a temporary file and renamed to its content-derived name, so a killed run leaves
+    no shard that could be mistaken for a complete one.
+    """
+    if not frames:
+        raise ValueError("a shard needs at least one sample")
+    offsets, sizes = [], []
+    digest = hashlib.md5()
+    tmp = folder / f".{match_id}.{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}.tmp"
+    try:
+        with open(tmp, "xb") as raw:
+            out = _HashingWriter(raw, digest)
+            with tarfile.open(fileobj=out, mode="w", format=_FORMAT, encoding=_ENCODING) as tar:
+                for frame, source in zip(frames, sources, strict=True):
+                    data = Path(source).read_bytes()
+                    info = _member_info(member_name(match_id, frame), len(data))
+                    offsets.append(out.position + len(info.tobuf(_FORMAT, _ENCODING, "surrogateescape")))
+                    sizes.append(len(data))
+                    tar.addfile(info, _BytesReader(data))
+        md5 = digest.hexdigest()
+        final = folder / shard_name(match_id, frames[0], frames[-1], md5)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return PackedShard(path=final, md5=md5, offsets=tuple(offsets), sizes=tuple(sizes))
+
+
+class _HashingWriter:
+    """A write-only file object that hashes what passes through and counts the bytes written so far."""
+
+    def __init__(self, raw, digest) -> None:
+        self._raw = raw
+        self._digest = digest
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        self.position += len(data)
+        return self._raw.write(data)
+
+    def tell(self) -> int:
+        return self.position
+
+
+class _BytesReader:
+    """What ``TarFile.addfile`` reads a member's data from (``io.BytesIO`` would copy the bytes once more)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(data)
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._view) if size < 0 else min(len(self._view), self._position + size)
+        chunk = self._view[self._position : end]
+        self._position = end
+        return bytes(chunk)
+
+
+class ShardReader:
+    """Reads sample bytes by (shard path, offset, size), keeping one open file per shard.
+
+    Picklable: open files are dropped when pickled (a DataLoader worker opens its own), since a file descriptor
+    shared across processes would share its position (``pread`` does not use it, but the close would).
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, int] = {}
+
+    def read(self, shard: str | Path, offset: int, size: int) -> bytes:
+        key = str(shard)
+        fd = self._files.get(key)
+        if fd is None:
+            try:
+                fd = os.open(key, os.O_RDONLY)
+            except FileNotFoundError:
+                raise CvopsError(f"shard {key} is missing (pull the dataset version's data first)") from None
+            self._files[key] = fd
+        data = os.pread(fd, size, offset)
+        if len(data) != size:
+            raise CvopsError(f"shard {key} is shorter than its index says ({offset} + {size} bytes)")
+        return data
+
+    def close(self) -> None:
+        for fd in self._files.values():
+            os.close(fd)
+        self._files.clear()
+
+    def __getstate__(self) -> dict[str, object]:
+        return {}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self._files = {}
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            self.close()
