@@ -12,6 +12,7 @@ from cvops.datasets.versions import (
     checkout_version,
     latest_version,
     list_versions,
+    tagged_versions,
     version_samples,
     versions_frame,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "list_versions",
     "open_folder",
     "open_version",
+    "tagged_versions",
     "verify_files",
     "version_samples",
     "versions_frame",

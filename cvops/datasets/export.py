@@ -42,6 +42,7 @@ from cvops.datasets.layout import (
     MATCHES_DIR,
     PART_LABELS,
     PART_SAMPLES,
+    dataset_sample_rows,
     dvc_file_for,
     dvc_out_md5,
     match_folder,
@@ -63,7 +64,7 @@ from cvops.datasets.parts import (
 )
 from cvops.datasets.push import PushLedger, PushOutcome, push_commit
 from cvops.datasets.reader import open_version, read_parts, tracked_outputs
-from cvops.datasets.repo import ROOT_GITIGNORE, DatasetRepo, DatasetRepoError
+from cvops.datasets.repo import MATCHES_GITIGNORE, DatasetRepo, DatasetRepoError
 from cvops.datasets.report import export_markdown, preview_markdown, unchanged_markdown
 from cvops.datasets.versions import (
     DatasetVersion,
@@ -299,6 +300,7 @@ def _plan_parts(
     max_shard_bytes: int,
 ) -> _PartsPlan:
     """Reuse every match whose input and folder are unchanged; rebuild the others (see cvops.datasets.parts)."""
+    _remove_leftovers(repo)
     head_outputs = tracked_outputs(repo, "HEAD")
     states = PartStates.load(repo)
     prefix = f"{MATCHES_DIR}/"
@@ -341,6 +343,14 @@ def _plan_parts(
     return _PartsPlan(states, fingerprints, head_outputs, built, reused, dropped, legacy_head)
 
 
+def _remove_leftovers(repo: DatasetRepo) -> None:
+    """Build folders and temporary files that a killed export left in ``matches/``."""
+    folder = repo.path / MATCHES_DIR
+    for entry in folder.iterdir() if folder.is_dir() else []:
+        if entry.name.startswith(".") and entry.name != ".gitignore":
+            _remove(entry)
+
+
 def _state_of(repo: DatasetRepo, part: BuiltPart, fingerprint: str, folder_md5: str) -> MatchState:
     unique = part.samples.drop_duplicates("md5")
     return MatchState(
@@ -372,8 +382,10 @@ def _remove(entry: Path) -> None:
         entry.unlink()
 
 
-LEGACY_ENTRIES = ("images", "manifest.parquet", "manifest.parquet.dvc", "labels", "labels.dvc", "annotations",
-                  "annotations.dvc")  # fmt: skip
+LEGACY_ENTRIES = (
+    ".gitignore", "images", "manifest.parquet", "manifest.parquet.dvc", "labels", "labels.dvc", "annotations",
+    "annotations.dvc",
+)  # fmt: skip
 """What a version of the ``files`` layout held; the first export in the ``shards`` layout removes it."""
 
 
@@ -383,13 +395,15 @@ def _tidy_work_tree(repo: DatasetRepo, keep: set[str]) -> None:
     folder = repo.path / MATCHES_DIR
     if folder.is_dir():
         for entry in sorted(folder.iterdir()):
+            if entry.name == ".gitignore":
+                continue
             if entry.name.startswith(".") or entry.name.removesuffix(".dvc") not in keep:
                 _remove(entry)
     for name in LEGACY_ENTRIES:
         entry = repo.path / name
         if entry.exists():
             _remove(entry)
-    write_text_atomic(repo.path / ".gitignore", ROOT_GITIGNORE)
+    write_text_atomic(folder / ".gitignore", MATCHES_GITIGNORE)
 
 
 def _commit_version(repo: DatasetRepo, message: str) -> str:
@@ -516,8 +530,7 @@ def _dataset_samples(repo: DatasetRepo, version: int, plan: _PartsPlan, matches:
     in_memory = [plan.built[match].samples[columns] for match in matches if match in plan.built]
     on_disk = [repo.path / match_folder(match) / PART_SAMPLES for match in matches if match not in plan.built]
     frames = [*in_memory, read_parts(on_disk).select(columns).to_pandas()] if on_disk else in_memory
-    rows = pd.concat(frames, ignore_index=True).sort_values(["match_id", "frame"], kind="stable", ignore_index=True)
-    return rows.assign(version=version)[list(DATASET_SAMPLE_COLUMNS)]
+    return dataset_sample_rows(pd.concat(frames, ignore_index=True), version)
 
 
 def _unchanged_result(

@@ -98,6 +98,17 @@ PART_SAMPLE_SCHEMA = pa.schema(
 ``shard`` relative to the version's root, the byte ``offset`` of the image in it and its ``size``."""
 
 
+DATASET_SAMPLE_SCHEMA = pa.schema(
+    [("version", pa.int64()), *(MANIFEST_SCHEMA.field(c) for c in DATASET_SAMPLE_COLUMNS[1:])]
+)
+
+
+def dataset_sample_rows(manifest: pd.DataFrame, version: int) -> pd.DataFrame:
+    """The ``dataset_samples`` catalog rows of a version from its manifest rows (sorted by match_id, frame)."""
+    rows = manifest.sort_values(["match_id", "frame"], kind="stable").assign(version=version)
+    return table_from_frame(rows, DATASET_SAMPLE_SCHEMA).to_pandas()
+
+
 def match_folder(match_id: str) -> str:
     return f"{MATCHES_DIR}/{match_id}"
 

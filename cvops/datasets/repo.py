@@ -39,7 +39,9 @@ REMOTE_NAME = "storage"
 GIT_USER = ("cvops", "cvops@localhost")
 # Folders under matches/ are DVC-tracked (one per match); only their .dvc files go to git. One pattern here
 # instead of one line per match that `dvc add` would append (and `dvc remove` would have to take out again).
-ROOT_GITIGNORE = "/matches/*/\n"
+# It lives in matches/.gitignore: DVC looks for .dvc files only in folders git does not ignore, and it takes a
+# root pattern such as /matches/*/ to ignore matches/ itself.
+MATCHES_GITIGNORE = "/*/\n"
 # Hardlinks keep the work tree free (no second copy of every image); DVC makes the linked files read-only.
 CACHE_TYPE = "reflink,hardlink,copy"
 _AWS_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
@@ -205,7 +207,7 @@ class DatasetRepo:
         self.git("config", "user.email", GIT_USER[1])
         if not (self.path / ".dvc").is_dir():
             self.dvc("init", "-q")
-        write_text_atomic(self.path / ".gitignore", ROOT_GITIGNORE)
+        write_text_atomic(self.path / "matches" / ".gitignore", MATCHES_GITIGNORE)
         self._write_dvc_config()
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", "Initialize the dataset repository")

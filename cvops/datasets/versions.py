@@ -18,11 +18,11 @@ import pandas as pd
 import yaml
 
 from cvops.datasets.layout import (
-    DATASET_SAMPLE_COLUMNS,
     EXPORT_YAML,
     IMAGES_DIR,
     MATCHES_DIR,
     METADATA_TARGETS,
+    dataset_sample_rows,
     dvc_file_for,
     tag_for,
 )
@@ -139,8 +139,7 @@ def version_samples(repo: DatasetRepo, version: int) -> pd.DataFrame:
     commit = tagged_versions(repo).get(version)
     if commit is None:
         raise CvopsError(f"{repo.path}: no dataset version {version} (no tag {tag_for(version)})")
-    manifest = open_version(repo, commit).manifest()
-    return manifest.assign(version=version)[list(DATASET_SAMPLE_COLUMNS)]
+    return dataset_sample_rows(open_version(repo, commit).manifest(), version)
 
 
 def checkout_version(repo: DatasetRepo, version: int, dest: str | Path) -> Path:
