@@ -23,30 +23,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
+import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from cvops.datasets.inputs import validate_labels, validate_samples
 from cvops.datasets.layout import (
-    DATASET_SAMPLE_COLUMNS,
+    DATASET_SAMPLE_SCHEMA,
     EXPORT_YAML,
     LAYOUT_SHARDS,
     MATCHES_DIR,
     PART_LABELS,
     PART_SAMPLES,
-    dataset_sample_rows,
     dvc_file_for,
     dvc_out_md5,
     match_folder,
     read_dir_object,
+    table_from_frame,
     tag_for,
 )
 from cvops.datasets.lock import LockWait, exclusive_lock
@@ -63,7 +68,7 @@ from cvops.datasets.parts import (
     split_by_match,
 )
 from cvops.datasets.push import PushLedger, PushOutcome, push_commit
-from cvops.datasets.reader import open_version, read_parts, tracked_outputs
+from cvops.datasets.reader import open_version, tracked_outputs
 from cvops.datasets.repo import MATCHES_GITIGNORE, DatasetRepo, DatasetRepoError
 from cvops.datasets.report import export_markdown, preview_markdown, unchanged_markdown
 from cvops.datasets.versions import (
@@ -317,6 +322,7 @@ def _plan_parts(
         sample_rows = split_by_match(samples)
         label_rows = split_by_match(labels)
         empty_labels = labels.iloc[:0]
+        jobs = []
         for match_id in to_build:
             head_part = head_labels = None
             listing: dict[str, str] = {}
@@ -325,22 +331,37 @@ def _plan_parts(
                 listing = read_dir_object(repo.cache_dir, head_md5, what=match_folder(match_id))
                 head_part = pd.read_parquet(head.resolve(f"{match_folder(match_id)}/{PART_SAMPLES}"))
                 head_labels = pd.read_parquet(head.resolve(f"{match_folder(match_id)}/{PART_LABELS}"))
-            part = build_part(
-                repo,
-                match_id,
-                sample_rows[match_id].reset_index(drop=True),
-                label_rows.get(match_id, empty_labels).reset_index(drop=True),
-                head_part,
-                head_labels,
-                listing,
-                max_shard_bytes,
-            )
-            built[match_id] = part
+            rows = sample_rows[match_id].reset_index(drop=True)
+            boxes = label_rows.get(match_id, empty_labels).reset_index(drop=True)
+            jobs.append((repo, match_id, rows, boxes, head_part, head_labels, listing, max_shard_bytes))
+        for part in _run_jobs(jobs):
+            built[part.match_id] = part
+            head_md5 = head_outputs.get(match_folder(part.match_id))
             if not part.changed and head_md5 is not None:
-                restore_folder(repo, match_id, head_md5)  # HEAD's part, whatever a killed export left there
-                states.matches[match_id] = _state_of(repo, part, fingerprints[match_id], head_md5)
+                restore_folder(repo, part.match_id, head_md5)  # HEAD's part, whatever a killed export left there
+                states.matches[part.match_id] = _state_of(repo, part, fingerprints[part.match_id], head_md5)
     dropped = sorted(head_matches - set(fingerprints))
     return _PartsPlan(states, fingerprints, head_outputs, built, reused, dropped, legacy_head)
+
+
+PARALLEL_MIN_SAMPLES = 20_000
+"""Below this many samples to build, worker processes cost more to start than they save."""
+
+
+def _build_job(job: tuple) -> BuiltPart:
+    return build_part(*job)
+
+
+def _run_jobs(jobs: list[tuple]) -> list[BuiltPart]:
+    """Build the parts, in worker processes when there is enough work (a first version of a season: reading,
+    hashing and packing a million images is CPU work that the matches split evenly). Spawned, not forked,
+    so that a caller's threads (a Dagster process) are not copied half-way through something."""
+    samples = sum(len(job[2]) for job in jobs)
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or samples < PARALLEL_MIN_SAMPLES:
+        return [build_part(*job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_build_job, jobs))
 
 
 def _remove_leftovers(repo: DatasetRepo) -> None:
@@ -524,13 +545,20 @@ def _create_version(
 
 
 def _dataset_samples(repo: DatasetRepo, version: int, plan: _PartsPlan, matches: list[str]) -> pd.DataFrame:
-    """The version's ``dataset_samples`` rows: parts built by this export from memory, reused parts from their
-    ``samples.parquet`` (a few columns of a small file per match; no image is read)."""
-    columns = [column for column in DATASET_SAMPLE_COLUMNS if column != "version"]
-    in_memory = [plan.built[match].samples[columns] for match in matches if match in plan.built]
-    on_disk = [repo.path / match_folder(match) / PART_SAMPLES for match in matches if match not in plan.built]
-    frames = [*in_memory, read_parts(on_disk).select(columns).to_pandas()] if on_disk else in_memory
-    return dataset_sample_rows(pd.concat(frames, ignore_index=True), version)
+    """The version's ``dataset_samples`` rows: parts built by this export from memory, reused parts from the
+    few columns of their ``samples.parquet`` (no image is read). Parts are sorted by frame and concatenated in
+    match order, so the rows come sorted by (match_id, frame)."""
+    schema = DATASET_SAMPLE_SCHEMA.remove(0)
+    tables = []
+    for match_id in matches:
+        if match_id in plan.built:
+            tables.append(table_from_frame(plan.built[match_id].samples, schema))
+        else:
+            path = repo.path / match_folder(match_id) / PART_SAMPLES
+            tables.append(pq.read_table(path, columns=schema.names).cast(schema))
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    table = table.add_column(0, DATASET_SAMPLE_SCHEMA.field(0), pa.repeat(pa.scalar(version, pa.int64()), len(table)))
+    return table.to_pandas()
 
 
 def _unchanged_result(

@@ -62,27 +62,53 @@ SHARD_INDEX_COLUMNS = ["md5", "shard", "shard_md5", "offset", "size"]
 
 def _group_bounds(match_ids: pd.Series) -> dict[str, tuple[int, int]]:
     """(start, stop) of each match's rows in a frame sorted by match_id."""
-    values = match_ids.to_numpy(dtype=object)
-    if len(values) == 0:
+    codes, uniques = pd.factorize(match_ids, sort=False)
+    if len(codes) == 0:
         return {}
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-    stops = np.r_[starts[1:], len(values)]
-    return {str(values[start]): (int(start), int(stop)) for start, stop in zip(starts, stops, strict=True)}
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    stops = np.r_[starts[1:], len(codes)]
+    return {str(uniques[codes[start]]): (int(start), int(stop)) for start, stop in zip(starts, stops, strict=True)}
+
+
+class _ColumnBytes:
+    """The bytes of a column's rows ``[start, stop)``, for hashing: numbers as their array, strings as their
+    lengths and UTF-8 data (Arrow's buffers, no per-row Python)."""
+
+    def __init__(self, series: pd.Series) -> None:
+        self.strings = not pd.api.types.is_numeric_dtype(series.dtype)
+        if self.strings:
+            array = pa.array(series, type=pa.large_string(), from_pandas=True)
+            array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+            _validity, offsets, data = array.buffers()
+            self.offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+            self.data = memoryview(data) if data is not None else memoryview(b"")
+        else:
+            self.values = np.ascontiguousarray(series.to_numpy())
+
+    def update(self, digest: hashlib._Hash, start: int, stop: int) -> None:
+        if self.strings:
+            offsets = self.offsets[start : stop + 1]
+            digest.update(np.diff(offsets).tobytes())
+            digest.update(self.data[offsets[0] : offsets[-1]])
+        else:
+            digest.update(self.values[start:stop].tobytes())
 
 
 def match_fingerprints(samples: pd.DataFrame, labels: pd.DataFrame, max_shard_bytes: int) -> dict[str, str]:
     """A fingerprint of each match's input rows (both frames sorted by match_id, then frame)."""
-    sample_hashes = pd.util.hash_pandas_object(samples[SAMPLE_COLUMNS_HASHED], index=False).to_numpy()
-    label_hashes = pd.util.hash_pandas_object(labels[LABEL_COLUMNS_HASHED], index=False).to_numpy()
+    sample_columns = [_ColumnBytes(samples[column]) for column in SAMPLE_COLUMNS_HASHED]
+    label_columns = [_ColumnBytes(labels[column]) for column in LABEL_COLUMNS_HASHED]
     label_bounds = _group_bounds(labels["match_id"])
     salt = f"{PARTS_FORMAT}|{max_shard_bytes}".encode()
     fingerprints = {}
     for match_id, (start, stop) in _group_bounds(samples["match_id"]).items():
         digest = hashlib.sha256(salt)
-        digest.update(sample_hashes[start:stop].tobytes())
+        for column in sample_columns:
+            column.update(digest, start, stop)
         label_start, label_stop = label_bounds.get(match_id, (0, 0))
         digest.update(b"|labels|")
-        digest.update(label_hashes[label_start:label_stop].tobytes())
+        for column in label_columns:
+            column.update(digest, label_start, label_stop)
         fingerprints[match_id] = digest.hexdigest()
     return fingerprints
 

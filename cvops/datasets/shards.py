@@ -63,24 +63,38 @@ def shard_name(match_id: str, first_frame: int, last_frame: int, md5: str) -> st
 def write_shard(folder: Path, match_id: str, frames: Sequence[int], sources: Sequence[str]) -> PackedShard:
     """Pack the images ``sources`` (one per frame, frames ascending) into a new shard in ``folder``.
 
-    The shard is written to a temporary file and renamed to its content-derived name, so a killed run leaves
-    no shard that could be mistaken for a complete one.
+    The member headers are ``tarfile``'s own (``TarInfo.tobuf``); the rest of the format is written here, as
+    ``TarFile.addfile`` and ``TarFile.close`` would write it (data padded to 512-byte blocks, two zero blocks,
+    the archive padded to a 10240-byte record), because ``addfile`` builds every header twice and this loop
+    runs once per sample of a season. The shard is written to a temporary file and renamed to its
+    content-derived name, so a killed run leaves no shard that could be mistaken for a complete one.
     """
     if not frames:
         raise ValueError("a shard needs at least one sample")
     offsets, sizes = [], []
     digest = hashlib.md5()
+    position = 0
     tmp = folder / f".{match_id}.{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}.tmp"
     try:
-        with open(tmp, "xb") as raw:
-            out = _HashingWriter(raw, digest)
-            with tarfile.open(fileobj=out, mode="w", format=_FORMAT, encoding=_ENCODING) as tar:
-                for frame, source in zip(frames, sources, strict=True):
-                    data = Path(source).read_bytes()
-                    info = _member_info(member_name(match_id, frame), len(data))
-                    offsets.append(out.position + len(info.tobuf(_FORMAT, _ENCODING, "surrogateescape")))
-                    sizes.append(len(data))
-                    tar.addfile(info, _BytesReader(data))
+        with open(tmp, "xb") as out:
+
+            def write(chunk: bytes) -> None:
+                nonlocal position
+                digest.update(chunk)
+                out.write(chunk)
+                position += len(chunk)
+
+            for frame, source in zip(frames, sources, strict=True):
+                with open(source, "rb") as handle:
+                    data = handle.read()
+                write(
+                    _member_info(member_name(match_id, frame), len(data)).tobuf(_FORMAT, _ENCODING, "surrogateescape")
+                )
+                offsets.append(position)
+                sizes.append(len(data))
+                write(data + _padding(len(data), tarfile.BLOCKSIZE))
+            write(NUL * (2 * tarfile.BLOCKSIZE))
+            write(_padding(position, tarfile.RECORDSIZE))
         md5 = digest.hexdigest()
         final = folder / shard_name(match_id, frames[0], frames[-1], md5)
         os.replace(tmp, final)
@@ -89,35 +103,11 @@ def write_shard(folder: Path, match_id: str, frames: Sequence[int], sources: Seq
     return PackedShard(path=final, md5=md5, offsets=tuple(offsets), sizes=tuple(sizes))
 
 
-class _HashingWriter:
-    """A write-only file object that hashes what passes through and counts the bytes written so far."""
-
-    def __init__(self, raw, digest) -> None:
-        self._raw = raw
-        self._digest = digest
-        self.position = 0
-
-    def write(self, data: bytes) -> int:
-        self._digest.update(data)
-        self.position += len(data)
-        return self._raw.write(data)
-
-    def tell(self) -> int:
-        return self.position
+NUL = b"\0"
 
 
-class _BytesReader:
-    """What ``TarFile.addfile`` reads a member's data from (``io.BytesIO`` would copy the bytes once more)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._view = memoryview(data)
-        self._position = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._view) if size < 0 else min(len(self._view), self._position + size)
-        chunk = self._view[self._position : end]
-        self._position = end
-        return bytes(chunk)
+def _padding(length: int, block: int) -> bytes:
+    return NUL * (-length % block)
 
 
 class ShardReader:

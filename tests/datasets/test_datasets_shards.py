@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cvops.datasets import DatasetRepo, RemoteSettings, export_dataset, open_folder
+from cvops.datasets import export as export_module
 from cvops.datasets import sample_info as sample_info_module
 from cvops.datasets.shards import write_shard
 from tests.datasets.dataset_helpers import EXPORT_ARGS, SampleFactory, remote_objects, shard_members
@@ -59,7 +60,9 @@ def test_unchanged_matches_are_not_read_rebuilt_or_pushed_again(
         assert [path.stat().st_ino for path in paths] == inodes[match]
     assert second.objects_pushed == len(remote_objects(local_remote) - before_remote) == 4  # m3's part only
 
-    # The same repository made again elsewhere from the same inputs: the same parts, byte for byte.
+    # The same repository made again elsewhere from the same inputs, its parts built by worker processes this
+    # time: the same parts, byte for byte.
+    monkeypatch.setattr(export_module, "PARALLEL_MIN_SAMPLES", 0)
     twin = DatasetRepo(tmp_path / "twin-repo", RemoteSettings(str(tmp_path / "twin-remote")))
     export_dataset(twin, samples, labels, **EXPORT_ARGS)
     export_dataset(twin, more, more_labels, **EXPORT_ARGS)
