@@ -146,7 +146,7 @@ def export_child(repo_dir: Path, remote_url: str, samples_file: Path, labels_fil
                 "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "dvc_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             }
-        )  # fmt: skip
+        )
     )
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from cvops.errors import CvopsError
 
 SHARD_SUFFIX = ".tar"
+NUL = b"\0"
 _FORMAT = tarfile.USTAR_FORMAT
 _ENCODING = "utf-8"
 
@@ -43,6 +44,29 @@ def _member_info(name: str, size: int) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info
+
+
+_TEMPLATE = _member_info("", 0).tobuf(_FORMAT, _ENCODING, "surrogateescape")
+_NAME, _SIZE, _CHECKSUM = slice(0, 100), slice(124, 136), slice(148, 156)
+
+
+def member_header(name: str, size: int) -> bytes:
+    """The ustar header ``tarfile`` writes for a member (``TarInfo.tobuf``), filled in from one template.
+
+    ``tobuf`` builds all seventeen fields in Python for every member: 40% of the time of packing a new match
+    of small images. Only the name, the size and the checksum differ between members, so they are put into a
+    copy of a header ``tarfile`` made (the checksum as POSIX defines it: the byte sum with the field as spaces,
+    six octal digits, NUL, space). Names that do not fit the 100-byte field go through ``tobuf`` itself.
+    """
+    encoded = name.encode(_ENCODING)
+    if len(encoded) > 100 or size >= 8**11:
+        return _member_info(name, size).tobuf(_FORMAT, _ENCODING, "surrogateescape")
+    header = bytearray(_TEMPLATE)
+    header[_NAME] = encoded.ljust(100, NUL)
+    header[_SIZE] = b"%011o\0" % size
+    header[_CHECKSUM] = b" " * 8
+    header[_CHECKSUM] = b"%06o\0 " % sum(header)
+    return bytes(header)
 
 
 @dataclass(frozen=True)
@@ -101,9 +125,6 @@ def write_shard(folder: Path, match_id: str, frames: Sequence[int], sources: Seq
     finally:
         tmp.unlink(missing_ok=True)
     return PackedShard(path=final, md5=md5, offsets=tuple(offsets), sizes=tuple(sizes))
-
-
-NUL = b"\0"
 
 
 def _padding(length: int, block: int) -> bytes:
