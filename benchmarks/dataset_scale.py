@@ -17,7 +17,7 @@ Usage::
 
     .venv/bin/python benchmarks/dataset_scale.py --samples 100000 --flat 100000 --same-new 10000
     .venv/bin/python benchmarks/dataset_scale.py --samples 1000000 --workdir /tmp/scale   # disk: ~6 GB
-    .venv/bin/python benchmarks/dataset_scale.py --samples 200 --per-match 50 --remote local s3 --flat 200  # tiny
+    .venv/bin/python benchmarks/dataset_scale.py --samples 200 --per-match 50   # tiny: seconds
 """
 
 from __future__ import annotations
@@ -223,12 +223,9 @@ def bench_flat(root: Path, remote, versions: list[pd.DataFrame]) -> list[dict[st
 # -- driver ----------------------------------------------------------------------------------------------
 
 
-def bench_size(args: argparse.Namespace, size: int, remote_kind: str, endpoint: str | None) -> list[dict[str, object]]:
-    base = Path(args.workdir)
-    root = base / f"n{size}-{remote_kind}"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    sample_cache = base / f"samples-n{size}"  # shared by the remotes of one size
+def make_steps(args: argparse.Namespace, size: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The samples each version adds (made once per size, shared by the remotes)."""
+    sample_cache = Path(args.workdir) / f"samples-n{size}"
     per_match = min(args.per_match, size)
     n_matches = max(1, size // per_match)
     one_percent = max(1, size // 100)
@@ -238,6 +235,19 @@ def bench_size(args: argparse.Namespace, size: int, remote_kind: str, endpoint: 
     if args.same_new and args.same_new != one_percent:
         steps.append(make_samples(sample_cache, ["n00001"], args.same_new, seed=size + 2))
     print(f"n={size}: {sum(len(s) for s, _ in steps)} samples made in {time.monotonic() - started:.0f} s", flush=True)
+    return steps
+
+
+def bench_size(
+    args: argparse.Namespace,
+    size: int,
+    remote_kind: str,
+    endpoint: str | None,
+    steps: list[tuple[pd.DataFrame, pd.DataFrame]],
+) -> list[dict[str, object]]:
+    root = Path(args.workdir) / f"n{size}-{remote_kind}"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
     if remote_kind == "s3":
         remote = S3Remote(endpoint, bucket=f"bench-{size}", prefix="datasets")
     else:
@@ -291,8 +301,9 @@ def main() -> None:
     endpoint = server.__enter__() if server else None
     try:
         for size in args.samples:
+            steps = make_steps(args, size)
             for remote_kind in args.remote:
-                results += bench_size(args, size, remote_kind, endpoint)
+                results += bench_size(args, size, remote_kind, endpoint, steps)
             if not args.keep:
                 shutil.rmtree(Path(args.workdir) / f"samples-n{size}", ignore_errors=True)
     finally:
