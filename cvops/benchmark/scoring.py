@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from cvops.catalog import Catalog
+from cvops.datasets.reader import open_folder
 from cvops.labels import LabelStore
 from cvops.metrics import SequenceMetrics, combine, evaluate_sequence
 from cvops.model import detect
@@ -152,8 +153,8 @@ def result_row(model_version: str, generation: int, metrics: SequenceMetrics, n_
 
 
 def val_matches(checkout: Path) -> list[str]:
-    """The val matches of a checked-out dataset version."""
-    manifest = pd.read_parquet(Path(checkout) / "manifest.parquet", columns=["match_id", "split"])
+    """The val matches of a checked-out dataset version (either layout: per-match parts or plain files)."""
+    manifest = open_folder(checkout).manifest()
     return sorted(manifest.loc[manifest["split"] == "val", "match_id"].unique())
 
 
