@@ -23,7 +23,9 @@ COMMANDS: dict[str, str] = {
     "export-cvat": "cvops_cli.cvat:export_cvat",
     "frames": "cvops_cli.frames:frames",
     "sql": "cvops_cli.catalog:sql",
+    "dataset": "cvops_cli.dataset:dataset",
     "evaluate": "cvops_cli.evaluate:evaluate",
+    "track": "cvops_cli.track:track",
     "models": "cvops_cli.models:models",
     "benchmark": "cvops_cli.benchmark:benchmark",
 }

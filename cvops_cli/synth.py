@@ -60,6 +60,13 @@ class FpsParam(click.ParamType):
     "ghosts; by default exits are not recorded, as by a product without them.",
 )
 @click.option(
+    "--camera",
+    type=click.Choice(["static", "broadcast"]),
+    default="static",
+    show_default=True,
+    help="static: one wide view of the whole pitch; broadcast: a main camera that pans and zooms after the ball.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Matches rendered in parallel."
 )
 def synth(out: Path, workers: int, **options: object) -> None:

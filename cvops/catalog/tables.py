@@ -202,7 +202,7 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "dataset_samples",
             False,
-            "The samples of every dataset version (path relative to the dataset repository).",
+            "The samples of every dataset version (path: the file `cvops dataset files` writes the image to).",
             version=pa.int64(),
             match_id=pa.string(),
             frame=pa.int64(),

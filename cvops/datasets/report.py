@@ -14,9 +14,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from cvops.datasets.versions import DatasetVersion
 from cvops.redaction import redact_url
-
-from .versions import DatasetVersion
 
 MAX_LISTED = 20
 
@@ -130,8 +129,8 @@ def export_markdown(
         "",
         _table(["path", "md5"], id_rows),
         "",
-        f"{len(changed_matches)} match folder(s) new or changed: {_listed(list(changed_matches)) or 'none'}; "
-        f"{unchanged} unchanged (their `images/<match_id>.dvc` files are kept as they were).",
+        f"{len(changed_matches)} match part(s) new or changed: {_listed(list(changed_matches)) or 'none'}; "
+        f"{unchanged} unchanged (reused as they were: their `matches/<match_id>.dvc` files are unchanged).",
         "",
         "## Export config",
         "",
