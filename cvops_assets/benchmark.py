@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import pandas as pd
+import torch
 
 from cvops.benchmark import (
     PromotionPolicy,
@@ -121,6 +122,7 @@ def benchmark_results(
             "match_id": match_id,
             "frames": n_frames,
             "track_score_threshold": float("nan") if threshold is None else threshold,
+            "torch_threads": torch.get_num_threads(),
             **{name: float(row[name]) for name in ("hota", "deta", "assa", "mota", "idf1")},
             **{name: int(row[name]) for name in ("id_switches", "fp", "fn")},
         },

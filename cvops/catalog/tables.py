@@ -216,9 +216,11 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "models",
             False,
-            "Every model version in the registry, its stage and its metrics (JSON).",
+            "Every model version in the registry, the model it was warm-started from, its stage and its metrics "
+            "(JSON).",
             model_version=pa.string(),
             dataset_version=pa.string(),
+            parent_model=pa.string(),
             stage=pa.string(),
             created_at=_TS,
             metrics=pa.string(),

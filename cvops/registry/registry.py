@@ -115,6 +115,17 @@ class ModelRegistry:
         v = self.get(version)
         return self.storage.local_path(v.folder, v.torchscript_file, v.torchscript_sha256)
 
+    def lineage(self, version: str) -> builtins.list[ModelVersion]:
+        """``version``, its parent model, the parent's parent, ... back to a model trained from scratch."""
+        state = self.state()
+        chain = [state.get(version)]
+        while chain[-1].card.parent_model is not None:
+            parent = state.get(chain[-1].card.parent_model)
+            if parent in chain:
+                raise RegistryError(f"the parent models of {version} form a cycle at {parent.version}")
+            chain.append(parent)
+        return chain
+
     def card_markdown(self, version: str) -> str:
         v = self.get(version)
         return self.storage.read_text(v.folder, CARD_MD)
@@ -267,6 +278,7 @@ def models_frame(state: RegistryState) -> pd.DataFrame:
         {
             "model_version": pd.Series([v.version for v in versions], dtype="string"),
             "dataset_version": pd.Series([v.card.dataset_version for v in versions], dtype="string"),
+            "parent_model": pd.Series([v.card.parent_model for v in versions], dtype="string"),
             "stage": pd.Series([v.stage.value for v in versions], dtype="string"),
             "created_at": pd.to_datetime([v.card.created_at for v in versions], utc=True),
             "metrics": pd.Series([json.dumps(v.card.metrics, sort_keys=True) for v in versions], dtype="string"),
