@@ -225,6 +225,21 @@ TABLES: dict[str, TableSpec] = {
             created_at=_TS,
             metrics=pa.string(),
         ),
+        _spec(
+            "learning_curve",
+            False,
+            "The return on data: every model's weighted error and HOTA on the benchmark samples common to all, "
+            "against the size of its dataset version, with the model it was warm-started from.",
+            model_version=pa.string(),
+            dataset_version=pa.string(),
+            parent_model=pa.string(),
+            stage=pa.string(),
+            train_matches=pa.int64(),
+            train_images=pa.int64(),
+            samples=pa.int64(),
+            weighted_error=pa.float64(),
+            hota=pa.float64(),
+        ),
     )
 }
 

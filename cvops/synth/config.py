@@ -60,6 +60,8 @@ class SynthConfig:
     in it, unlabelled next to their ghost box, as a broadcast camera does; larger ones take them out of it.
     Annotation: keyframes are dense enough that linear interpolation stays within ``keyframe_tolerance_px`` of the
     truth, and each keyframe carries Gaussian placement noise of ``label_noise_px``.
+    League: ``pitches`` restricts the matches to these stadiums' pitches (empty: all three), e.g. to hold a
+    pitch back for a later wave that a first model has not seen.
     Detector: misses ``det_miss_rate`` of the players (more when small or occluded) and ``det_ball_miss_rate`` of
     ball appearances, jitters boxes by ``det_jitter`` times the box height, and adds ``det_fp_per_frame`` false
     positives per frame on average.
@@ -89,6 +91,7 @@ class SynthConfig:
     in_progress_share: float = 0.0
     crf: int = 23
     b_frames: int = 2
+    pitches: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fps", parse_fps(self.fps))
