@@ -1,7 +1,7 @@
 """The return on data: one synthetic league, dataset versions that add matches in waves, a model per version
 trained from scratch at equal epochs, each scored on the same held-out matches.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/data_return.py --waves 3 6 12 24 --epochs 5 --seconds 10
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/data_return.py --waves 2 4 8 16 --epochs 10 --seconds 10
     .venv/bin/python benchmarks/data_return.py --waves 1 2 --epochs 1 --seconds 2     # tiny: a smoke test
 
 The league has ``max(waves) + 1 + held_out`` matches of ``--seconds`` each: version ``k`` trains on the first
@@ -29,8 +29,9 @@ from cvops.synth import SynthConfig, generate_store
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--waves", type=int, nargs="+", default=[3, 6, 12, 24], help="training matches per version")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs of every model (equal budgets)")
+    parser.add_argument("--waves", type=int, nargs="+", default=[2, 4, 8, 16], help="training matches per version")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of every model (equal budgets)")
+    parser.add_argument("--batch-size", type=int, default=8, help="small batches give the smallest version steps")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each synthetic match")
     parser.add_argument("--held-out", type=int, default=2, help="test matches (fixed for every version)")
     parser.add_argument("--seed", type=int, default=0, help="league seed (training seeds are this too)")
@@ -58,7 +59,12 @@ def main() -> None:
         for wave in args.waves:
             root = write_dataset_folder(Path(tmp) / f"v{wave}", training_samples(store, matches[:wave], "truth", [val]))
             train_config = TrainConfig(
-                epochs=args.epochs, seed=args.seed, num_threads=args.threads, log_every_steps=0, start_from="scratch"
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                num_threads=args.threads,
+                log_every_steps=0,
+                start_from="scratch",
             )
             result = train(root, train_config, log=lambda _: None)
             val_metrics = result.val_metrics or {}

@@ -70,7 +70,9 @@ def run_seed(seed: int, args: argparse.Namespace, tmp: Path) -> None:
     league = make_league(tmp, seed, args.base, args.new, args.seconds)
     old = [HeldOutClip.read(league.store, m) for m in league.test_old]
     new = [HeldOutClip.read(league.store, m) for m in league.test_new]
-    config = TrainConfig(epochs=args.epochs, seed=seed, num_threads=args.threads, log_every_steps=0)
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, seed=seed, num_threads=args.threads, log_every_steps=0
+    )
     v1 = write_dataset_folder(tmp / "v1", training_samples(league.store, league.base, "truth", league.val))
     first = train(v1, config, log=lambda _: None)
     report(seed, "first model (scratch)", v1, first, old, new)
@@ -90,6 +92,7 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=4, help="matches of the first version (two pitches)")
     parser.add_argument("--new", type=int, default=2, help="matches the second version adds (the third pitch)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared 2-core machine)")
+    parser.add_argument("--batch-size", type=int, default=8, help="small batches give the small versions steps")
     args = parser.parse_args()
     print(
         "| seed | model | trained on | train images | train s | test weighted error | test HOTA "
