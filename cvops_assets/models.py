@@ -6,7 +6,7 @@ from pydantic import Field
 
 from cvops.benchmark.scoring import score_val_matches, val_matches
 from cvops.datasets import checkout_version, latest_version
-from cvops.model import TrainConfig, load_checkpoint, train
+from cvops.model import TrainConfig, TrainResult, load_checkpoint, train
 from cvops.model.release import NotReleasableError, ReleaseConfig, register_candidate
 from cvops.registry.registry import models_frame
 from cvops_assets.automation import on_any_dep_update
@@ -113,7 +113,7 @@ def trained_model(
     )
 
 
-def _training_metadata(result) -> dict:
+def _training_metadata(result: TrainResult) -> dict:
     """How the run went, for the materialisation or for the failure that refuses it."""
     return {
         "device": result.device,
