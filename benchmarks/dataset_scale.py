@@ -1,44 +1,53 @@
-"""Dataset versions at scale: cvops's per-match DVC folders against one DVC-tracked images folder.
+"""Dataset versions at scale: what a version costs with cvops's per-match shards, and with the plain DVC layout.
 
-For each size N it makes N tiny JPEG samples (``--per-match`` frames per match), then two versions: the first
-with all N samples and a second that adds 1% new samples (one new match), and prints the seconds of
-``dvc add``, the git commit and ``dvc push`` and the number of objects pushed, for both layouts:
+For each size N it makes N tiny distinct JPEGs (8x8 noise, ~0.7 KB; ``--per-match`` frames per match, two boxes
+per frame) and exports, with :func:`cvops.datasets.export_dataset` and the real git + DVC (``CVOPS_DVC``):
 
-- ``per-match``: :func:`cvops.datasets.export_dataset` (one ``images/<match_id>.dvc`` per match; only changed
-  matches are added and pushed);
-- ``flat``: the plain DVC way, ``dvc add images`` over the whole folder, ``git commit``, ``dvc push``.
+- v1: all N samples;
+- v2: v1 plus 1% new samples (one new match);
+- v3 (with ``--same-new K``): v2 plus K new samples (one more match), to compare with a size whose 1% is K.
+
+Each export runs in a child process, so its peak memory (``ru_maxrss``) is its own; DVC's peak is reported apart
+(``dvc_peak_mb``: the largest DVC process it ran). Objects and bytes pushed are counted on the remote itself
+(before/after). ``--remote s3`` pushes to moto's S3 server on 127.0.0.1; ``--flat`` also runs the plain DVC
+layout (one DVC-tracked ``images/`` folder, one file per sample: ``dvc add images``, commit, ``dvc push``) at the
+sizes given, as the anchor.
 
 Usage::
 
-    .venv/bin/python benchmarks/dataset_scale.py --sizes 10000 100000
+    .venv/bin/python benchmarks/dataset_scale.py --samples 100000 --flat 100000 --same-new 10000
+    .venv/bin/python benchmarks/dataset_scale.py --samples 1000000 --workdir /tmp/scale   # disk: ~6 GB
+    .venv/bin/python benchmarks/dataset_scale.py --samples 200 --per-match 50   # tiny: seconds
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import json
+import logging
+import os
+import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from cvops.datasets import DatasetRepo, RemoteSettings, export_dataset
-
-DVC = [sys.executable, "-m", "dvc"]
+from cvops.datasets.dvc_tool import dvc_command
 
 
-def make_samples(cache: Path, matches: range, per_match: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tiny distinct JPEGs (8x8 noise, ~0.7 KB) and two boxes per frame."""
-    rng = np.random.default_rng(matches.start)
+def make_samples(cache: Path, matches: list[str], per_match: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tiny distinct JPEGs (8x8 noise) and two boxes per frame."""
+    rng = np.random.default_rng(seed)
     samples, labels = [], []
-    for index in matches:
-        match_id = f"m{index:05d}"
+    for index, match_id in enumerate(matches):
         folder = cache / match_id
         folder.mkdir(parents=True, exist_ok=True)
         for frame in range(1, per_match + 1):
@@ -53,100 +62,261 @@ def make_samples(cache: Path, matches: range, per_match: int) -> tuple[pd.DataFr
     )
 
 
-def run(argv: list[str], cwd: Path) -> tuple[float, str]:
+# -- remotes ---------------------------------------------------------------------------------------------
+
+
+class LocalRemote:
+    def __init__(self, path: Path) -> None:
+        self.url = str(path)
+        self.path = path
+        self.env: dict[str, str] = {}
+
+    def inventory(self) -> dict[str, int]:
+        root = self.path / "files" / "md5"
+        if not root.is_dir():
+            return {}
+        return {f"{p.parent.name}{p.name}": p.stat().st_size for p in root.glob("*/*")}
+
+
+class S3Remote:
+    """A bucket on moto's S3 server (started by :func:`moto_server`)."""
+
+    def __init__(self, endpoint: str, bucket: str, prefix: str) -> None:
+        import boto3
+
+        self.url = f"s3://{bucket}/{prefix}"
+        self.bucket, self.prefix = bucket, prefix
+        self.env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                    "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+        self.client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                                   aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
+        self.client.create_bucket(Bucket=bucket)
+
+    def inventory(self) -> dict[str, int]:
+        found = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            found.update({item["Key"]: item["Size"] for item in page.get("Contents", [])})
+        return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+# -- one export in a child process -----------------------------------------------------------------------
+
+
+def export_child(repo_dir: Path, remote_url: str, samples_file: Path, labels_file: Path) -> None:
+    """Run one export and print its figures as JSON (the ``--child`` mode)."""
+    from cvops.datasets import DatasetRepo, RemoteSettings, export_dataset
+
+    samples = pd.read_parquet(samples_file)
+    labels = pd.read_parquet(labels_file)
     started = time.monotonic()
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=True)
+    result = export_dataset(
+        DatasetRepo(repo_dir, RemoteSettings(remote_url)),
+        samples, labels, config={"bench": True}, code_commit="bench", sources={},
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    assert result.created and result.version.pushed, result.push_error
+    print(
+        json.dumps(
+            {
+                "export_s": seconds,
+                "version": result.version.version,
+                "samples": result.version.n_samples,
+                "timings": result.timings,
+                "objects_pushed_dvc": result.objects_pushed,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "dvc_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def run_export(root: Path, remote, number: int, samples: pd.DataFrame, labels: pd.DataFrame) -> dict[str, object]:
+    inputs = root / "inputs"
+    inputs.mkdir(exist_ok=True)
+    samples.to_parquet(inputs / f"samples-v{number}.parquet")
+    labels.to_parquet(inputs / f"labels-v{number}.parquet")
+    before = remote.inventory()
+    argv = [sys.executable, __file__, "--child", str(root / "cvops-repo"), remote.url,
+            str(inputs / f"samples-v{number}.parquet"), str(inputs / f"labels-v{number}.parquet")]  # fmt: skip
+    done = subprocess.run(argv, env={**os.environ, **remote.env}, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"export v{number} failed:\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    after = remote.inventory()
+    new = set(after) - set(before)
+    timings = figures.pop("timings")
+    return {
+        **figures,
+        **{f"{step}_s": seconds for step, seconds in timings.items()},
+        "objects_pushed": len(new),
+        "bytes_pushed": sum(after[key] for key in new),
+    }
+
+
+# -- the plain DVC layout --------------------------------------------------------------------------------
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=True, env={**os.environ, **env})
     return time.monotonic() - started, done.stdout + done.stderr
 
 
-def pushed_count(output: str) -> int:
-    found = re.search(r"(\d+) files? pushed", output)
-    return int(found.group(1)) if found else 0
-
-
-def bench_flat(root: Path, versions: list[pd.DataFrame]) -> list[dict[str, object]]:
-    repo, remote = root / "flat-repo", root / "flat-remote"
+def bench_flat(root: Path, remote, versions: list[pd.DataFrame]) -> list[dict[str, object]]:
+    dvc = dvc_command()
+    repo = root / "flat-repo"
     repo.mkdir()
-    run(["git", "init", "-q"], repo)
-    run(["git", "config", "user.email", "bench@localhost"], repo)
-    run(["git", "config", "user.name", "bench"], repo)
-    run([*DVC, "init", "-q"], repo)
-    run([*DVC, "config", "core.analytics", "false"], repo)
-    run([*DVC, "config", "cache.type", "reflink,hardlink,copy"], repo)
-    run([*DVC, "remote", "add", "-d", "storage", str(remote)], repo)
+    env = remote.env
+    for argv in (["git", "init", "-q"], ["git", "config", "user.email", "bench@localhost"],
+                 ["git", "config", "user.name", "bench"], [*dvc, "init", "-q"],
+                 [*dvc, "config", "core.analytics", "false"], [*dvc, "config", "cache.type", "reflink,hardlink,copy"],
+                 [*dvc, "remote", "add", "-d", "storage", remote.url]):  # fmt: skip
+        _run(argv, repo, env)
     rows = []
     present: set[str] = set()
     for number, samples in enumerate(versions, start=1):
+        started = time.monotonic()
         for match_id, frame, source in zip(samples["match_id"], samples["frame"], samples["source_path"], strict=True):
             target = f"images/{match_id}/{frame:06d}.jpg"
             if target not in present:
                 (repo / target).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, repo / target)
                 present.add(target)
-        add_s, _ = run([*DVC, "add", "-q", "images"], repo)
+        copy_s = time.monotonic() - started
+        before = remote.inventory()
+        add_s, _ = _run([*dvc, "add", "-q", "images"], repo, env)
         started = time.monotonic()
-        run(["git", "add", "-A"], repo)
-        run(["git", "commit", "-q", "-m", f"v{number}"], repo)
+        _run(["git", "add", "-A"], repo, env)
+        _run(["git", "commit", "-q", "-m", f"v{number}"], repo, env)
         commit_s = time.monotonic() - started
-        push_s, output = run([*DVC, "push"], repo)
+        push_s, _ = _run([*dvc, "push"], repo, env)
+        after = remote.inventory()
+        new = set(after) - set(before)
         rows.append(
-            {"layout": "flat", "version": number, "samples": len(samples), "add_s": add_s, "commit_s": commit_s,
-             "push_s": push_s, "objects_pushed": pushed_count(output)}
+            {"layout": "flat", "version": number, "samples": len(samples), "copy_s": copy_s, "dvc_add_s": add_s,
+             "commit_s": commit_s, "push_s": push_s, "export_s": copy_s + add_s + commit_s + push_s,
+             "objects_pushed": len(new), "bytes_pushed": sum(after[key] for key in new)}
         )  # fmt: skip
     return rows
 
 
-def bench_per_match(root: Path, versions: list[tuple[pd.DataFrame, pd.DataFrame]]) -> list[dict[str, object]]:
-    repo = DatasetRepo(root / "cvops-repo", RemoteSettings(str(root / "cvops-remote")))
+# -- driver ----------------------------------------------------------------------------------------------
+
+
+def make_steps(args: argparse.Namespace, size: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The samples each version adds (made once per size, shared by the remotes)."""
+    sample_cache = Path(args.workdir) / f"samples-n{size}"
+    per_match = min(args.per_match, size)
+    n_matches = max(1, size // per_match)
+    one_percent = max(1, size // 100)
+    started = time.monotonic()
+    steps = [make_samples(sample_cache, [f"m{i:05d}" for i in range(n_matches)], per_match, seed=size)]
+    steps.append(make_samples(sample_cache, ["n00000"], one_percent, seed=size + 1))
+    if args.same_new and args.same_new != one_percent:
+        steps.append(make_samples(sample_cache, ["n00001"], args.same_new, seed=size + 2))
+    print(f"n={size}: {sum(len(s) for s, _ in steps)} samples made in {time.monotonic() - started:.0f} s", flush=True)
+    return steps
+
+
+def bench_size(
+    args: argparse.Namespace,
+    size: int,
+    remote_kind: str,
+    endpoint: str | None,
+    steps: list[tuple[pd.DataFrame, pd.DataFrame]],
+) -> list[dict[str, object]]:
+    root = Path(args.workdir) / f"n{size}-{remote_kind}"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    if remote_kind == "s3":
+        remote = S3Remote(endpoint, bucket=f"bench-{size}", prefix="datasets")
+    else:
+        remote = LocalRemote(root / "remote")
+    versions = []
+    for count in range(1, len(steps) + 1):
+        samples = pd.concat([s for s, _ in steps[:count]], ignore_index=True)
+        labels = pd.concat([label for _, label in steps[:count]], ignore_index=True)
+        versions.append((samples, labels))
     rows = []
     for number, (samples, labels) in enumerate(versions, start=1):
-        started = time.monotonic()
-        result = export_dataset(repo, samples, labels, config={"bench": True}, code_commit="bench", sources={})
-        assert result.created and result.version.version == number and result.version.pushed
-        timings = result.timings
-        rows.append(
-            {"layout": "per-match", "version": number, "samples": len(samples), "add_s": timings["dvc_add"],
-             "commit_s": timings["commit"], "push_s": timings["push"], "objects_pushed": result.objects_pushed,
-             "prepare_s": timings["candidate"] + timings["work_tree"], "export_s": time.monotonic() - started}
-        )  # fmt: skip
+        row = run_export(root, remote, number, samples, labels)
+        previous = len(versions[number - 2][0]) if number > 1 else 0
+        row.update(layout="per-match shards", new_samples=len(samples) - previous)
+        rows.append(row)
+        print(json.dumps({"n": size, "remote": remote_kind, **row}), flush=True)
+    if size in args.flat:
+        flat_remote = (
+            LocalRemote(root / "flat-remote")
+            if remote_kind == "local"
+            else S3Remote(endpoint, bucket=f"bench-flat-{size}", prefix="datasets")
+        )
+        for row in bench_flat(root, flat_remote, [samples for samples, _ in versions]):
+            rows.append(row)
+            print(json.dumps({"n": size, "remote": remote_kind, **row}), flush=True)
+    for row in rows:
+        row.update(n=size, remote=remote_kind)
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
     return rows
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        export_child(Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4]), Path(sys.argv[5]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--per-match", type=int, default=1000)
-    parser.add_argument("--workdir", type=Path, default=None, help="kept if given; a temporary folder otherwise")
+    parser.add_argument("--samples", type=int, nargs="+", default=[100_000], help="dataset sizes N")
+    parser.add_argument("--per-match", type=int, default=5400, help="frames per match of the first version")
+    parser.add_argument("--same-new", type=int, default=0, help="a third version adding this many samples")
+    parser.add_argument("--remote", nargs="+", choices=["local", "s3"], default=["local"])
+    parser.add_argument("--flat", type=int, nargs="*", default=[], help="sizes at which to run the plain layout too")
+    parser.add_argument("--workdir", type=Path, default=None, help="where to work (a temporary folder otherwise)")
+    parser.add_argument("--keep", action="store_true", help="keep the repositories and remotes")
     args = parser.parse_args()
+    dvc_command()  # fails early, naming CVOPS_DVC, when DVC cannot be found
+    temporary = args.workdir is None
+    args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dataset-scale-"))
     results = []
-    for size in args.sizes:
-        root = (args.workdir / f"n{size}") if args.workdir else Path(tempfile.mkdtemp(prefix=f"dataset-scale-{size}-"))
-        root.mkdir(parents=True, exist_ok=True)
-        n_matches = max(1, size // args.per_match)
-        new_frames = max(1, size // 100)
-        started = time.monotonic()
-        base, base_labels = make_samples(root / "samples", range(n_matches), args.per_match)
-        extra, extra_labels = make_samples(root / "samples", range(n_matches, n_matches + 1), new_frames)
-        print(f"n={size}: made {len(base) + len(extra)} samples in {time.monotonic() - started:.1f} s", flush=True)
-        second = pd.concat([base, extra], ignore_index=True)
-        second_labels = pd.concat([base_labels, extra_labels], ignore_index=True)
-        rows = bench_per_match(root, [(base, base_labels), (second, second_labels)])
-        rows += bench_flat(root, [base, second])
-        for row in rows:
-            row["n"] = size
-            print(
-                {key: round(value, 2) if isinstance(value, float) else value for key, value in row.items()}, flush=True
-            )
-        results += rows
-        if args.workdir is None:
-            shutil.rmtree(root)
+    server = moto_server() if "s3" in args.remote else None
+    endpoint = server.__enter__() if server else None
+    try:
+        for size in args.samples:
+            steps = make_steps(args, size)
+            for remote_kind in args.remote:
+                results += bench_size(args, size, remote_kind, endpoint, steps)
+            if not args.keep:
+                shutil.rmtree(Path(args.workdir) / f"samples-n{size}", ignore_errors=True)
+    finally:
+        if server:
+            server.__exit__(None, None, None)
+        if temporary and not args.keep:
+            shutil.rmtree(args.workdir, ignore_errors=True)
     table = pd.DataFrame(results)
-    table["total_s"] = table["add_s"] + table["commit_s"] + table["push_s"]
-    columns = ["n", "layout", "version", "samples", "add_s", "commit_s", "push_s", "total_s", "objects_pushed"]
-    if "prepare_s" in table:
-        columns += ["prepare_s", "export_s"]
+    columns = ["n", "remote", "layout", "version", "samples", "new_samples", "export_s", "inputs_s", "parts_s",
+               "dvc_add_s", "commit_s", "push_s", "result_rows_s", "objects_pushed", "bytes_pushed", "peak_mb",
+               "dvc_peak_mb"]  # fmt: skip
     print()
-    print(table[columns].to_markdown(index=False, floatfmt=".2f"))
+    print(table[[c for c in columns if c in table]].to_markdown(index=False, floatfmt=".2f"))
 
 
 if __name__ == "__main__":

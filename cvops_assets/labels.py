@@ -4,8 +4,9 @@ import dagster as dg
 import pandas as pd
 
 from cvops.expectations import LabelCheckConfig, MatchGeometry, check_results_table, validate_labels
-from cvops.labels import interpolate_keyframes
+from cvops.labels import interpolate_keyframes, matches_frame
 from cvops.labels.summary import summarize_labels
+from cvops.redaction import redact_url
 from cvops_assets.catalog_tables import label_store, table_asset
 from cvops_assets.partitions import matches_partitions
 from cvops_assets.run_config import run_config
@@ -35,14 +36,15 @@ def read_match_labels(
     match_id = context.partition_key
     store = label_store.get_store()
     record = store.annotated_match(match_id)
-    keyframes = store.read_keyframes(match_id)
-    labels = interpolate_keyframes(keyframes, match_id=match_id)
+    keyframes = store.read_keyframes(match_id, n_frames=record.n_frames)
+    labels = interpolate_keyframes(keyframes, match_id=match_id, n_frames=record.n_frames)
     geometry = MatchGeometry(n_frames=record.n_frames, width=record.width, height=record.height)
     outcomes = validate_labels(labels, geometry, config.to_domain())
     results = check_results_table(outcomes, pd.Timestamp.now(tz="UTC"))
+    matches_row = matches_frame([record])  # the video address redacted; every table is built before any is written
 
     tables = catalog.get_catalog()
-    tables.write("matches", pd.DataFrame([record.__dict__]).assign(fps=str(record.fps)), match_id)
+    tables.write("matches", matches_row, match_id)
     tables.write("raw_labels", labels, match_id)
     tables.write("label_check_results", results, match_id)
 
@@ -57,7 +59,8 @@ def read_match_labels(
         },
     )
     yield dg.MaterializeResult(
-        asset_key="raw_labels", metadata={**summary, "video": record.video, "dagster/row_count": summary["rows"]}
+        asset_key="raw_labels",
+        metadata={**summary, "video": redact_url(record.video), "dagster/row_count": summary["rows"]},
     )
     failed = results.loc[~results["passed"].astype(bool), "check"]
     yield dg.MaterializeResult(

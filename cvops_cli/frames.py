@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -17,25 +18,16 @@ METHODS = ("exact", "pyav-seek", "ffmpeg-seek", "ffmpeg-coarse")
 """``cvops.video.Method``'s values, spelled out so that ``--help`` needs no video import (a test keeps them equal)."""
 
 
-def parse_frames(spec: str) -> list[int]:
-    """``"1,250,1000"`` or with ranges ``"1-10,250"`` -> sorted unique 1-based frame numbers."""
-    frames: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        first, dash, last = part.partition("-")
-        try:
-            low = int(first)
-            high = int(last) if dash else low
-        except ValueError:
-            raise click.BadParameter(f"{part!r} is not a frame number or a range like 10-20") from None
-        if low < 1 or high < low:
-            raise click.BadParameter(f"{part!r}: frames are numbered from 1 and ranges go upwards")
-        frames.update(range(low, high + 1))
-    if not frames:
-        raise click.BadParameter("no frames given")
-    return sorted(frames)
+def parse_frames(spec: str) -> Sequence[int]:
+    """``"1,250,1000"`` or with ranges ``"1-10,250"`` -> the frames as ranges (``cvops.video.FrameRanges``), never
+    expanded before the video's frame count has been checked."""
+    from cvops.errors import InputError
+    from cvops.video.frame_ranges import parse_frame_ranges
+
+    try:
+        return parse_frame_ranges(spec)
+    except InputError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 @click.command("frames")

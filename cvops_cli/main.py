@@ -21,7 +21,9 @@ COMMANDS: dict[str, str] = {
     "import-mot": "cvops_cli.labels:import_mot",
     "frames": "cvops_cli.frames:frames",
     "sql": "cvops_cli.catalog:sql",
+    "dataset": "cvops_cli.dataset:dataset",
     "evaluate": "cvops_cli.evaluate:evaluate",
+    "track": "cvops_cli.track:track",
     "models": "cvops_cli.models:models",
     "benchmark": "cvops_cli.benchmark:benchmark",
 }

@@ -54,6 +54,13 @@ class FpsParam(click.ParamType):
     help="Index of the first match: append m0006.. to an existing store with 6.",
 )
 @click.option(
+    "--camera",
+    type=click.Choice(["static", "broadcast"]),
+    default="static",
+    show_default=True,
+    help="static: one wide view of the whole pitch; broadcast: a main camera that pans and zooms after the ball.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Matches rendered in parallel."
 )
 def synth(out: Path, workers: int, **options: object) -> None:

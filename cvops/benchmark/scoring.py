@@ -20,11 +20,13 @@ import pandas as pd
 import torch
 
 from cvops.catalog import Catalog
+from cvops.datasets.reader import open_folder
 from cvops.labels import LabelStore
 from cvops.metrics import SequenceMetrics, combine, evaluate_sequence
 from cvops.model import detect
 from cvops.model.detection_metrics import TRACKED_CLASSES
 from cvops.tracking import TrackerConfig, track_sequence
+from cvops.tracking.camera_motion import camera_motion_of_images
 from cvops.video.extract import progress_reporter
 from cvops.video.extractor import FrameExtractor, FrameReader
 
@@ -42,6 +44,11 @@ class ClipConfig:
     conf_threshold: float = 0.1
     """Detections kept for the tracker: its own score stages decide what starts or extends a track (ByteTrack's
     low threshold, 0.1)."""
+    camera_motion: bool = True
+    """Measure the camera's pan and zoom between the clip's frames on their images and let the tracker compensate
+    it (``cvops.tracking.camera_motion``). It costs a few milliseconds a frame, far less than detection; on a
+    static camera it measures no motion and changes nothing (docs/benchmarks.md, "Tracker against library
+    trackers")."""
 
     def frames(self, n_frames: int) -> list[int]:
         last = min(n_frames, self.start + self.length - 1)
@@ -68,10 +75,12 @@ def track_clip(
 ) -> pd.DataFrame:
     """Detections of ``model`` on ``images`` (one per frame), tracked: ``frame, track_id, x, y, w, h, conf, cls``.
 
-    The tracker steps through the clip's frames only (every ``stride``-th), not the video frames in between.
+    The tracker steps through the clip's frames only (every ``stride``-th), not the video frames in between; the
+    camera motion it compensates (``clip.camera_motion``) is measured between those same frames.
     """
     detections = clip_detections(model, frames, images, clip)
-    return track_sequence(detections, tracker, frames=frames)
+    motion = camera_motion_of_images(frames, images) if clip.camera_motion else None
+    return track_sequence(detections, tracker, frames=frames, camera_motion=motion)
 
 
 def clip_detections(
@@ -144,8 +153,8 @@ def result_row(model_version: str, generation: int, metrics: SequenceMetrics, n_
 
 
 def val_matches(checkout: Path) -> list[str]:
-    """The val matches of a checked-out dataset version."""
-    manifest = pd.read_parquet(Path(checkout) / "manifest.parquet", columns=["match_id", "split"])
+    """The val matches of a checked-out dataset version (either layout: per-match parts or plain files)."""
+    manifest = open_folder(checkout).manifest()
     return sorted(manifest.loc[manifest["split"] == "val", "match_id"].unique())
 
 

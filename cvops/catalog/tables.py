@@ -39,7 +39,7 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "matches",
             True,
-            "The matches.csv row of every match the platform took in.",
+            "The matches.csv row of every match the platform took in (the video address with credentials masked).",
             video=pa.string(),
             fps=pa.string(),
             width=pa.int64(),
@@ -177,7 +177,7 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "dataset_samples",
             False,
-            "The samples of every dataset version (path relative to the dataset repository).",
+            "The samples of every dataset version (path: the file `cvops dataset files` writes the image to).",
             version=pa.int64(),
             match_id=pa.string(),
             frame=pa.int64(),

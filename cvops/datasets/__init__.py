@@ -4,14 +4,15 @@ See ``docs/datasets.md`` for the layout of a version, how samples are deduplicat
 """
 
 from cvops.datasets.export import DEFAULT_LOCK_TIMEOUT_S, ExportResult, export_dataset, export_preview
-from cvops.datasets.layout import verify_files
 from cvops.datasets.lock import LockTimeoutError, LockWait
+from cvops.datasets.reader import ImageReader, VersionData, open_folder, open_version, verify_files
 from cvops.datasets.repo import DatasetRepo, DatasetRepoError, RemoteSettings
 from cvops.datasets.versions import (
     DatasetVersion,
     checkout_version,
     latest_version,
     list_versions,
+    tagged_versions,
     version_samples,
     versions_frame,
 )
@@ -22,14 +23,19 @@ __all__ = [
     "DatasetRepoError",
     "DatasetVersion",
     "ExportResult",
+    "ImageReader",
     "LockTimeoutError",
     "LockWait",
     "RemoteSettings",
+    "VersionData",
     "checkout_version",
     "export_dataset",
     "export_preview",
     "latest_version",
     "list_versions",
+    "open_folder",
+    "open_version",
+    "tagged_versions",
     "verify_files",
     "version_samples",
     "versions_frame",

@@ -1,29 +1,34 @@
 """Making a dataset version: samples + labels in, a tagged commit with its data pushed by DVC out.
 
-The steps, under the repository lock:
+A version is made of one part per match (:mod:`cvops.datasets.parts`); the steps, under the repository lock:
 
 1. reset the work tree's git-tracked files to HEAD (the exporter owns the work tree; this undoes whatever an
    interrupted export left) and finish interrupted exports: a commit that has no tag yet is pushed and tagged,
    a version whose push failed is pushed again;
-2. compare the candidate with the latest version: same manifest and labels -> no new version;
-3. rebuild only the match folders whose samples changed, remove dropped ones, write the metadata files;
-4. ``dvc add`` those folders and the metadata in one call; write ``export.yaml``; git commit;
+2. check the input and fingerprint each match's rows; a match whose fingerprint and folder are those of HEAD's
+   part is reused without reading anything; the others are rebuilt (new samples go to new shards);
+3. nothing rebuilt differs from HEAD and no match was dropped -> no new version;
+4. remove the folders of dropped matches, ``dvc add`` the rebuilt folders in one call, write ``export.yaml``,
+   git commit;
 5. ``dvc push`` the ``.dvc`` files that changed since the newest version already on the remote;
 6. tag ``dataset/vN``. The tag is the last step: a run killed anywhere before it leaves no tag, so no half
    version is ever listed, and the next run resumes from the commit (or redoes the uncommitted work).
 
 A push that fails does not undo the version: it is tagged, reported ``pushed=False`` with the error, and the
-next export pushes what is missing.
+next export pushes what is missing. So the work of an export follows what changed, not the dataset's size:
+cvops reads, writes, hashes and pushes only the parts of new or changed matches.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,54 +36,56 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
-from cvops.errors import InputError
-from cvops.io import write_parquet_atomic, write_text_atomic
-
-from .coco import coco_json
-from .inputs import validate_labels, validate_samples
-from .layout import (
-    ANNOTATIONS_DIR,
-    DATASET_SAMPLE_COLUMNS,
+from cvops.datasets.inputs import validate_labels, validate_samples
+from cvops.datasets.layout import (
+    DATASET_SAMPLE_SCHEMA,
     EXPORT_YAML,
-    IMAGES_DIR,
-    LABEL_SCHEMA,
-    LABELS_DIR,
-    MANIFEST,
-    MANIFEST_SCHEMA,
-    METADATA_TARGETS,
-    SPLIT_LABEL_SCHEMA,
-    SPLITS,
-    annotations_file,
+    LAYOUT_SHARDS,
+    MATCHES_DIR,
+    PART_LABELS,
+    PART_SAMPLES,
     dvc_file_for,
     dvc_out_md5,
-    image_name,
-    image_relpath,
-    labels_file,
+    match_folder,
+    read_dir_object,
     table_from_frame,
     tag_for,
 )
-from .lock import LockWait, exclusive_lock
-from .push import PushLedger, PushOutcome, push_commit
-from .repo import DatasetRepo, DatasetRepoError
-from .report import export_markdown, preview_markdown, unchanged_markdown
-from .sample_info import describe_images
-from .versions import (
+from cvops.datasets.lock import LockWait, exclusive_lock
+from cvops.datasets.parts import (
+    DEFAULT_MAX_SHARD_BYTES,
+    BuiltPart,
+    MatchState,
+    PartStates,
+    build_part,
+    folder_stat,
+    match_fingerprints,
+    remember_shards,
+    restore_folder,
+    split_by_match,
+)
+from cvops.datasets.push import PushLedger, PushOutcome, push_commit
+from cvops.datasets.reader import open_version, tracked_outputs
+from cvops.datasets.repo import MATCHES_GITIGNORE, DatasetRepo, DatasetRepoError
+from cvops.datasets.report import export_markdown, preview_markdown, unchanged_markdown
+from cvops.datasets.versions import (
     DatasetVersion,
-    labels_table_at,
     latest_version,
     list_versions,
-    manifest_table_at,
     read_export_record,
     tagged_versions,
     version_from_export,
+    version_samples,
 )
+from cvops.errors import InputError
+from cvops.io import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT_S = 6 * 3600.0
-SAMPLE_INFO_FILE = "sample-info.parquet"
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,9 @@ class ExportResult:
 
     ``version`` is the new version, or the latest one when nothing changed (``created`` is False then).
     ``samples`` are its ``dataset_samples`` rows. ``completed`` are versions that interrupted earlier exports
-    had committed and this run finished (pushed and tagged): catalog them too. ``timings`` are the seconds
-    each step took (``candidate``, ``work_tree``, ``dvc_add``, ``commit``, ``push``, ...).
+    had committed and this run finished (pushed and tagged): catalog them too. ``changed_matches`` are the
+    matches whose part was (re)built. ``timings`` are the seconds each step took (``inputs``, ``parts``,
+    ``dvc_add``, ``commit``, ``push``, ...).
     """
 
     version: DatasetVersion
@@ -100,6 +108,7 @@ class ExportResult:
     objects_pushed: int | None
     completed: tuple[DatasetVersion, ...]
     dvc_ids: dict[str, str]
+    changed_matches: tuple[str, ...]
     timings: dict[str, float]
 
 
@@ -109,37 +118,7 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
     try:
         yield
     finally:
-        timings[step] = round(time.monotonic() - started, 3)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """The version an export would make, in the canonical form its files are written and compared in."""
-
-    manifest: pa.Table
-    labels: pa.Table
-    images: pd.DataFrame
-
-    def same_content(self, manifest: pa.Table, labels: pa.Table) -> bool:
-        return self.manifest.equals(manifest) and self.labels.equals(labels)
-
-
-def build_candidate(samples: pd.DataFrame, labels: pd.DataFrame, sample_info_file: Path) -> Candidate:
-    """Join checked samples with their image facts (md5, size) and boxes; drop boxes of frames not exported."""
-    info = describe_images(samples["source_path"], sample_info_file)
-    images = samples.merge(info.rename(columns={"path": "source_path"}), on="source_path", how="left")
-    images["path"] = [image_relpath(m, f) for m, f in zip(images["match_id"], images["frame"], strict=True)]
-    boxes = labels.merge(samples[["match_id", "frame", "split"]], on=["match_id", "frame"], how="inner")
-    counts = boxes.groupby(["match_id", "frame"]).size().rename("n_boxes").reset_index()
-    images = images.merge(counts, on=["match_id", "frame"], how="left")
-    images["n_boxes"] = images["n_boxes"].fillna(0).astype("int64")
-    images = images.sort_values(["match_id", "frame"], kind="stable").reset_index(drop=True)
-    boxes = boxes.sort_values(["match_id", "frame", "track_id"], kind="stable").reset_index(drop=True)
-    return Candidate(
-        manifest=table_from_frame(images, MANIFEST_SCHEMA),
-        labels=table_from_frame(boxes, SPLIT_LABEL_SCHEMA),
-        images=images,
-    )
+        timings[step] = round(timings.get(step, 0.0) + time.monotonic() - started, 3)
 
 
 @dataclass(frozen=True)
@@ -169,7 +148,7 @@ def export_preview(repo: DatasetRepo, samples: pd.DataFrame) -> str:
     if latest is None:
         previous = pd.DataFrame({"match_id": [], "frame": [], "group_key": []})
     else:
-        previous = manifest_table_at(repo, latest.git_commit).to_pandas()
+        previous = open_version(repo, latest.git_commit).manifest()
     return preview_markdown(previous, candidate, latest.tag if latest else None)
 
 
@@ -182,16 +161,20 @@ def export_dataset(
     code_commit: str,
     sources: Mapping[str, Any],
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
 ) -> ExportResult:
     """Make the next dataset version from ``samples`` and ``labels`` (see the module docstring for the steps).
 
-    ``samples``: match_id, frame, split ('train'/'val'), group_key, source_path (a JPEG).
-    ``labels``: match_id, frame, track_id, role, x, y, w, h (pixels, top-left; video frame numbering).
+    ``samples``: match_id, frame, split ('train'/'val'), group_key, source_path (a JPEG, never rewritten in place:
+    a sample store path). ``labels``: match_id, frame, track_id, role, x, y, w, h (pixels, top-left; video frame
+    numbering). ``max_shard_bytes``: the most image bytes a new shard holds.
     """
-    checked_samples = validate_samples(samples)
-    checked_labels = validate_labels(labels)
-    config, sources = _checked_record_fields(config, sources)
     timings: dict[str, float] = {}
+    with _timed(timings, "inputs"):
+        checked_samples = validate_samples(samples)
+        checked_labels = validate_labels(labels)
+        config, sources = _checked_record_fields(config, sources)
+        fingerprints = match_fingerprints(checked_samples, checked_labels, max_shard_bytes)
     with exclusive_lock(repo.lock_path, timeout_s=lock_timeout_s) as wait:
         with _timed(timings, "recover"):
             repo.ensure_initialized()
@@ -199,8 +182,6 @@ def export_dataset(
             repo.ensure_remote()
             ledger = PushLedger.load(repo)
             recovery = _finish_interrupted_exports(repo, ledger)
-        with _timed(timings, "candidate"):
-            candidate = build_candidate(checked_samples, checked_labels, repo.state_dir / SAMPLE_INFO_FILE)
         latest = latest_version(repo)
         if latest is not None:
             head = repo.git("rev-parse", "HEAD").strip()
@@ -209,17 +190,15 @@ def export_dataset(
                     f"{repo.path}: HEAD ({head[:10]}) is not the latest version {latest.tag}: "
                     "the dataset repository has commits cvops did not make; remove them first"
                 )
-            previous_manifest = manifest_table_at(repo, latest.git_commit)
-            if candidate.same_content(previous_manifest, labels_table_at(repo, latest.git_commit)):
-                _tidy_work_tree(repo, set(candidate.images["match_id"]))
-                return _unchanged_result(latest, previous_manifest, wait, recovery, timings)
-        else:
-            previous_manifest = MANIFEST_SCHEMA.empty_table()
+        with _timed(timings, "parts"):
+            plan = _plan_parts(repo, checked_samples, checked_labels, fingerprints, max_shard_bytes)
+        if latest is not None and not plan.makes_new_version:
+            plan.states.save()
+            return _unchanged_result(repo, latest, wait, recovery, timings)
         return _create_version(
             repo,
             ledger,
-            candidate,
-            previous_manifest,
+            plan,
             latest,
             _RecordFields(config=config, code_commit=code_commit, sources=sources),
             wait,
@@ -294,6 +273,118 @@ def _tag_version(repo: DatasetRepo, version: int, message: str) -> None:
     repo.git("tag", "-a", tag_for(version), "-m", message, "HEAD")
 
 
+# -- the parts of a new version ------------------------------------------------------------------------
+
+
+@dataclass
+class _PartsPlan:
+    """Per match of the candidate: reused as HEAD has it, or rebuilt; plus HEAD's matches the candidate drops."""
+
+    states: PartStates
+    fingerprints: dict[str, str]
+    head_outputs: dict[str, str]
+    built: dict[str, BuiltPart]
+    reused: list[str]
+    dropped: list[str]
+    legacy_head: bool
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted(match for match, part in self.built.items() if part.changed)
+
+    @property
+    def makes_new_version(self) -> bool:
+        return bool(self.changed or self.dropped or self.legacy_head)
+
+
+def _plan_parts(
+    repo: DatasetRepo,
+    samples: pd.DataFrame,
+    labels: pd.DataFrame,
+    fingerprints: dict[str, str],
+    max_shard_bytes: int,
+) -> _PartsPlan:
+    """Reuse every match whose input and folder are unchanged; rebuild the others (see cvops.datasets.parts)."""
+    _remove_leftovers(repo)
+    head_outputs = tracked_outputs(repo, "HEAD")
+    states = PartStates.load(repo)
+    prefix = f"{MATCHES_DIR}/"
+    head_matches = {target[len(prefix) :] for target in head_outputs if target.startswith(prefix)}
+    legacy_head = any(not target.startswith(prefix) for target in head_outputs)
+    reused, to_build = [], []
+    for match_id, fingerprint in fingerprints.items():
+        head_md5 = head_outputs.get(match_folder(match_id))
+        (reused if states.reusable(repo, match_id, fingerprint, head_md5) else to_build).append(match_id)
+    logger.info("dataset parts: %d match(es) reused as they are, %d to check or build", len(reused), len(to_build))
+    built: dict[str, BuiltPart] = {}
+    if to_build:
+        head = open_version(repo, "HEAD") if head_matches else None
+        sample_rows = split_by_match(samples)
+        label_rows = split_by_match(labels)
+        empty_labels = labels.iloc[:0]
+        jobs = []
+        for match_id in to_build:
+            head_part = head_labels = None
+            listing: dict[str, str] = {}
+            head_md5 = head_outputs.get(match_folder(match_id))
+            if head is not None and head_md5 is not None:
+                listing = read_dir_object(repo.cache_dir, head_md5, what=match_folder(match_id))
+                head_part = pd.read_parquet(head.resolve(f"{match_folder(match_id)}/{PART_SAMPLES}"))
+                head_labels = pd.read_parquet(head.resolve(f"{match_folder(match_id)}/{PART_LABELS}"))
+            rows = sample_rows[match_id].reset_index(drop=True)
+            boxes = label_rows.get(match_id, empty_labels).reset_index(drop=True)
+            jobs.append((repo, match_id, rows, boxes, head_part, head_labels, listing, max_shard_bytes))
+        for part in _run_jobs(jobs):
+            built[part.match_id] = part
+            head_md5 = head_outputs.get(match_folder(part.match_id))
+            if not part.changed and head_md5 is not None:
+                restore_folder(repo, part.match_id, head_md5)  # HEAD's part, whatever a killed export left there
+                states.matches[part.match_id] = _state_of(repo, part, fingerprints[part.match_id], head_md5)
+    dropped = sorted(head_matches - set(fingerprints))
+    return _PartsPlan(states, fingerprints, head_outputs, built, reused, dropped, legacy_head)
+
+
+PARALLEL_MIN_SAMPLES = 20_000
+"""Below this many samples to build, worker processes cost more to start than they save."""
+
+
+def _build_job(job: tuple) -> BuiltPart:
+    return build_part(*job)
+
+
+def _run_jobs(jobs: list[tuple]) -> list[BuiltPart]:
+    """Build the parts, in worker processes when there is enough work (a first version of a season: reading,
+    hashing and packing a million images is CPU work that the matches split evenly). Spawned, not forked,
+    so that a caller's threads (a Dagster process) are not copied half-way through something."""
+    samples = sum(len(job[2]) for job in jobs)
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or samples < PARALLEL_MIN_SAMPLES:
+        return [build_part(*job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_build_job, jobs))
+
+
+def _remove_leftovers(repo: DatasetRepo) -> None:
+    """Build folders and temporary files that a killed export left in ``matches/``."""
+    folder = repo.path / MATCHES_DIR
+    for entry in folder.iterdir() if folder.is_dir() else []:
+        if entry.name.startswith(".") and entry.name != ".gitignore":
+            _remove(entry)
+
+
+def _state_of(repo: DatasetRepo, part: BuiltPart, fingerprint: str, folder_md5: str) -> MatchState:
+    unique = part.samples.drop_duplicates("md5")
+    return MatchState(
+        fingerprint=fingerprint,
+        folder_md5=folder_md5,
+        files=folder_stat(repo.path / match_folder(part.match_id)),
+        samples=len(part.samples),
+        boxes=len(part.labels),
+        train=int((part.samples["split"] == "train").sum()),
+        bytes=int(unique["size"].sum()),
+    )
+
+
 # -- a new version ---------------------------------------------------------------------------------------
 
 
@@ -305,28 +396,6 @@ def _commit_message(record: Mapping[str, Any]) -> str:
     )
 
 
-def _changed_matches(repo: DatasetRepo, images: pd.DataFrame, previous: pd.DataFrame) -> list[str]:
-    """Matches whose folder must be rebuilt: samples or contents differ from the previous version, or the
-    work-tree folder does not list exactly the expected files (an interrupted export left it half-built)."""
-    keys = ["match_id", "frame"]
-    merged = images[[*keys, "md5"]].merge(
-        previous[[*keys, "md5"]], on=keys, how="outer", suffixes=("", "_before"), indicator=True
-    )
-    differs = (merged["_merge"] != "both") | (merged["md5"] != merged["md5_before"])
-    changed = set(merged.loc[differs, "match_id"]) & set(images["match_id"])
-    images_dir = repo.path / IMAGES_DIR
-    for match_id, frames in images.groupby("match_id", sort=True)["frame"]:
-        if match_id in changed:
-            continue
-        try:
-            present = set(os.listdir(images_dir / str(match_id)))
-        except FileNotFoundError:
-            present = set()
-        if present != {image_name(frame) for frame in frames}:
-            changed.add(str(match_id))
-    return sorted(changed)
-
-
 def _remove(entry: Path) -> None:
     if entry.is_dir():
         shutil.rmtree(entry)
@@ -334,54 +403,28 @@ def _remove(entry: Path) -> None:
         entry.unlink()
 
 
-def _tidy_work_tree(repo: DatasetRepo, keep: set[str]) -> list[str]:
+LEGACY_ENTRIES = (
+    ".gitignore", "images", "manifest.parquet", "manifest.parquet.dvc", "labels", "labels.dvc", "annotations",
+    "annotations.dvc",
+)  # fmt: skip
+"""What a version of the ``files`` layout held; the first export in the ``shards`` layout removes it."""
+
+
+def _tidy_work_tree(repo: DatasetRepo, keep: set[str]) -> None:
     """Delete what the version does not hold: folders and .dvc files of other matches, leftover build folders,
-    and stray files in labels/ and annotations/ (a temporary file left by a killed export, which ``dvc add``
-    would otherwise make part of the version). Returns the removed ``images/`` entries."""
-    images_dir = repo.path / IMAGES_DIR
-    removed = []
-    for entry in sorted(images_dir.iterdir()):
-        if entry.name == ".gitignore":
-            continue
-        if entry.name.startswith(".") or entry.name.removesuffix(".dvc") not in keep:
+    and the files of a version in the earlier ``files`` layout."""
+    folder = repo.path / MATCHES_DIR
+    if folder.is_dir():
+        for entry in sorted(folder.iterdir()):
+            if entry.name == ".gitignore":
+                continue
+            if entry.name.startswith(".") or entry.name.removesuffix(".dvc") not in keep:
+                _remove(entry)
+    for name in LEGACY_ENTRIES:
+        entry = repo.path / name
+        if entry.exists():
             _remove(entry)
-            removed.append(entry.name)
-    expected = {labels_file(split) for split in SPLITS} | {annotations_file(split) for split in SPLITS}
-    for folder in (LABELS_DIR, ANNOTATIONS_DIR):
-        if (repo.path / folder).is_dir():
-            for entry in (repo.path / folder).iterdir():
-                if f"{folder}/{entry.name}" not in expected:
-                    _remove(entry)
-    return removed
-
-
-def _rebuild_match(repo: DatasetRepo, match_id: str, rows: pd.DataFrame) -> None:
-    """Build the folder beside its final place, then swap it in, so it never holds a mix of two versions."""
-    images_dir = repo.path / IMAGES_DIR
-    building = images_dir / f".{match_id}.building"
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
-    for frame, source in zip(rows["frame"], rows["source_path"], strict=True):
-        shutil.copyfile(source, building / image_name(frame))
-    final = images_dir / match_id
-    if final.exists():
-        shutil.rmtree(final)
-    building.rename(final)
-
-
-def _write_metadata(repo: DatasetRepo, candidate: Candidate) -> None:
-    write_parquet_atomic(repo.path / MANIFEST, candidate.manifest)
-    labels = candidate.labels.to_pandas()
-    images = candidate.images
-    for split in SPLITS:
-        split_labels = labels[labels["split"] == split]
-        write_parquet_atomic(repo.path / labels_file(split), table_from_frame(split_labels, LABEL_SCHEMA))
-        document = coco_json(images[images["split"] == split], split_labels, description=f"cvops {split} split")
-        write_text_atomic(repo.path / annotations_file(split), document)
-
-
-def _dvc_add(repo: DatasetRepo, changed: list[str]) -> None:
-    repo.dvc("add", "-q", *(f"{IMAGES_DIR}/{match_id}" for match_id in changed), *METADATA_TARGETS)
+    write_text_atomic(folder / ".gitignore", MATCHES_GITIGNORE)
 
 
 def _commit_version(repo: DatasetRepo, message: str) -> str:
@@ -390,16 +433,31 @@ def _commit_version(repo: DatasetRepo, message: str) -> str:
     return repo.git("rev-parse", "HEAD").strip()
 
 
-def _dvc_ids(repo: DatasetRepo, changed: list[str]) -> dict[str, str]:
-    targets = [*METADATA_TARGETS, *(f"{IMAGES_DIR}/{match_id}" for match_id in changed)]
+def _dvc_add(repo: DatasetRepo, changed: list[str]) -> dict[str, str]:
+    """``dvc add`` the rebuilt match folders in one call; their new DVC ids."""
+    targets = [match_folder(match_id) for match_id in changed]
+    if targets:
+        repo.dvc("add", "-q", *targets)
     return {target: dvc_out_md5((repo.path / dvc_file_for(target)).read_text()) for target in targets}
+
+
+def _counts(plan: _PartsPlan, matches: list[str]) -> dict[str, int]:
+    states = [plan.states.matches[match] for match in matches]
+    samples = sum(state.samples for state in states)
+    train = sum(state.train for state in states)
+    return {
+        "samples": samples,
+        "train": train,
+        "val": samples - train,
+        "matches": len(states),
+        "boxes": sum(state.boxes for state in states),
+    }
 
 
 def _create_version(
     repo: DatasetRepo,
     ledger: PushLedger,
-    candidate: Candidate,
-    previous_manifest: pa.Table,
+    plan: _PartsPlan,
     latest: DatasetVersion | None,
     fields: _RecordFields,
     wait: LockWait,
@@ -407,41 +465,42 @@ def _create_version(
     timings: dict[str, float],
 ) -> ExportResult:
     version = (latest.version if latest else 0) + 1
-    images = candidate.images
-    previous = previous_manifest.to_pandas()
+    matches = sorted([*plan.reused, *plan.built])
+    changed = plan.changed
+    logger.info(
+        "dataset v%d: %d match part(s) rebuilt, %d reused, %d dropped",
+        version, len(changed), len(matches) - len(changed), len(plan.dropped),
+    )  # fmt: skip
     with _timed(timings, "work_tree"):
-        changed = _changed_matches(repo, images, previous)
-        removed = _tidy_work_tree(repo, set(images["match_id"]))
-        logger.info("dataset v%d: %d match folder(s) to build, %d removed", version, len(changed), len(removed))
-        rows_by_match = images.groupby("match_id", sort=False)
-        for match_id in changed:
-            _rebuild_match(repo, match_id, rows_by_match.get_group(match_id))
-        _write_metadata(repo, candidate)
+        _tidy_work_tree(repo, set(matches))
     with _timed(timings, "dvc_add"):
-        _dvc_add(repo, changed)
+        dvc_ids = _dvc_add(repo, changed)
+    for match_id in changed:
+        part = plan.built[match_id]
+        folder_md5 = dvc_ids[match_folder(match_id)]
+        plan.states.matches[match_id] = _state_of(repo, part, plan.fingerprints[match_id], folder_md5)
+        listing = read_dir_object(repo.cache_dir, folder_md5, what=match_folder(match_id))
+        remember_shards(repo, match_id, part.new_shards.assign(shard_md5=part.new_shards["shard"].map(listing)))
+    for match_id in plan.dropped:
+        plan.states.matches.pop(match_id, None)
+    plan.states.save()
 
-    unique = images.drop_duplicates("md5")
-    is_new = ~unique["md5"].isin(set(previous["md5"]))
-    counts = {
-        "samples": len(images),
-        "train": int((images["split"] == "train").sum()),
-        "val": int((images["split"] == "val").sum()),
-        "matches": int(images["match_id"].nunique()),
-        "boxes": candidate.labels.num_rows,
-    }
+    counts = _counts(plan, matches)
+    total_bytes = sum(plan.states.matches[match].bytes for match in matches)
+    bytes_new = sum(part.bytes_new for part in plan.built.values() if part.changed)
     record = {
         "version": version,
+        "layout": LAYOUT_SHARDS,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "previous_version": latest.version if latest else None,
         "code_commit": fields.code_commit,
         "sources": fields.sources,
         "config": fields.config,
         "counts": counts,
-        "bytes_new": int(unique.loc[is_new, "bytes"].sum()),
-        "bytes_reused": int(unique.loc[~is_new, "bytes"].sum()),
+        "bytes_new": bytes_new,
+        "bytes_reused": total_bytes - bytes_new,
     }
     write_text_atomic(repo.path / EXPORT_YAML, yaml.safe_dump(record, sort_keys=False))
-    dvc_ids = _dvc_ids(repo, changed)
     remote = repo.remote.identity()
     ledger.mark_pending(remote, version)
     message = _commit_message(record)
@@ -454,6 +513,8 @@ def _create_version(
 
     dataset_version = version_from_export(record, commit, pushed=outcome.pushed)
     logger.info("%s: %s", dataset_version.tag, message)
+    with _timed(timings, "result_rows"):
+        samples = _dataset_samples(repo, version, plan, matches)
     report = export_markdown(
         version=dataset_version,
         remote_url=repo.remote.url,
@@ -470,7 +531,7 @@ def _create_version(
     )
     return ExportResult(
         version=dataset_version,
-        samples=_dataset_samples(version, candidate.manifest),
+        samples=samples,
         created=True,
         report=report,
         lock=wait,
@@ -478,21 +539,35 @@ def _create_version(
         objects_pushed=outcome.objects_pushed,
         completed=completed,
         dvc_ids=dvc_ids,
+        changed_matches=tuple(changed),
         timings=timings,
     )
 
 
-def _dataset_samples(version: int, manifest: pa.Table) -> pd.DataFrame:
-    return manifest.to_pandas().assign(version=version)[list(DATASET_SAMPLE_COLUMNS)]
+def _dataset_samples(repo: DatasetRepo, version: int, plan: _PartsPlan, matches: list[str]) -> pd.DataFrame:
+    """The version's ``dataset_samples`` rows: parts built by this export from memory, reused parts from the
+    few columns of their ``samples.parquet`` (no image is read). Parts are sorted by frame and concatenated in
+    match order, so the rows come sorted by (match_id, frame)."""
+    schema = DATASET_SAMPLE_SCHEMA.remove(0)
+    tables = []
+    for match_id in matches:
+        if match_id in plan.built:
+            tables.append(table_from_frame(plan.built[match_id].samples, schema))
+        else:
+            path = repo.path / match_folder(match_id) / PART_SAMPLES
+            tables.append(pq.read_table(path, columns=schema.names).cast(schema))
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    table = table.add_column(0, DATASET_SAMPLE_SCHEMA.field(0), pa.repeat(pa.scalar(version, pa.int64()), len(table)))
+    return table.to_pandas()
 
 
 def _unchanged_result(
-    latest: DatasetVersion, manifest: pa.Table, wait: LockWait, recovery: Recovery, timings: dict[str, float]
+    repo: DatasetRepo, latest: DatasetVersion, wait: LockWait, recovery: Recovery, timings: dict[str, float]
 ) -> ExportResult:
     logger.info("export unchanged: the candidate equals %s", latest.tag)
     return ExportResult(
         version=latest,
-        samples=_dataset_samples(latest.version, manifest),
+        samples=version_samples(repo, latest.version),
         created=False,
         report=unchanged_markdown(latest, wait.describe(), [v.tag for v in recovery.completed], recovery.push_error),
         lock=wait,
@@ -500,5 +575,6 @@ def _unchanged_result(
         objects_pushed=recovery.objects_pushed,
         completed=recovery.completed,
         dvc_ids={},
+        changed_matches=(),
         timings=timings,
     )

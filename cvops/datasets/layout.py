@@ -1,17 +1,28 @@
 """The files of a dataset version: names, columns and how to read them back.
 
-This layout is the contract with the training stage::
+A version (layout ``shards``, written since cvops made datasets at season scale) is made of one part per
+match::
+
+    export.yaml                          git: config, code commit, sources, version number, counts
+    matches/<match_id>.dvc               git: the DVC pointer of the match's folder
+    matches/<match_id>/samples.parquet   the match's manifest rows (the columns below)
+    matches/<match_id>/labels.parquet    match_id, frame, track_id, role, x, y, w, h
+    matches/<match_id>/<match_id>-<first>-<last>-<md5>.tar   shards: the sample images (cvops.datasets.shards)
+
+DVC tracks one folder per match, so a version re-hashes and pushes only the matches that changed. The version's
+manifest and labels are the union of its parts (``pd.read_parquet`` of the part files, or DuckDB's
+``read_parquet('matches/*/samples.parquet')``); COCO files and plain image files are written on demand
+(``cvops dataset files``).
+
+Versions made before (layout ``files``) hold one file per sample and whole-version metadata; they stay
+readable::
 
     manifest.parquet                     one row per sample: match_id, frame, split, group_key, md5, path, n_boxes
     labels/train.parquet, val.parquet    match_id, frame, track_id, role, x, y, w, h
     images/<match_id>/<frame:06d>.jpg    manifest.path is relative to the repository root
     annotations/instances_train.json, instances_val.json   COCO-style
-    export.yaml                          config, code commit, source versions, version number
 
-DVC tracks one folder per match (``images/<match_id>.dvc``), so a new version re-hashes only the matches that
-changed; a sample object is still stored once on the remote whatever the number of versions that hold it.
-``manifest.parquet``, ``labels/`` and ``annotations/`` are DVC-tracked too; ``export.yaml`` and the ``.dvc``
-files are in git.
+``cvops dataset files`` writes that same ``files`` layout, which training also reads.
 """
 
 from __future__ import annotations
@@ -19,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +38,12 @@ import pyarrow.parquet as pq
 import yaml
 
 from cvops.errors import CvopsError
+
+MATCHES_DIR = "matches"
+PART_SAMPLES = "samples.parquet"
+PART_LABELS = "labels.parquet"
+LAYOUT_SHARDS = "shards"
+LAYOUT_FILES = "files"
 
 MANIFEST = "manifest.parquet"
 LABELS_DIR = "labels"
@@ -67,6 +83,43 @@ LABEL_SCHEMA = pa.schema(
 
 SPLIT_LABEL_SCHEMA = LABEL_SCHEMA.append(pa.field("split", pa.string()))
 
+SHARD_LOCATION_COLUMNS = ("shard", "offset", "size")
+PART_SAMPLE_SCHEMA = pa.schema(
+    [
+        *MANIFEST_SCHEMA,
+        ("width", pa.int64()),
+        ("height", pa.int64()),
+        ("shard", pa.string()),
+        ("offset", pa.int64()),
+        ("size", pa.int64()),
+    ]
+)
+"""A match part's rows: the manifest columns, the image's pixel size (COCO needs it) and where its bytes are:
+``shard`` relative to the version's root, the byte ``offset`` of the image in it and its ``size``."""
+
+
+DATASET_SAMPLE_SCHEMA = pa.schema(
+    [("version", pa.int64()), *(MANIFEST_SCHEMA.field(c) for c in DATASET_SAMPLE_COLUMNS[1:])]
+)
+
+
+def dataset_sample_rows(manifest: pd.DataFrame, version: int) -> pd.DataFrame:
+    """The ``dataset_samples`` catalog rows of a version from its manifest rows (sorted by match_id, frame)."""
+    rows = manifest.sort_values(["match_id", "frame"], kind="stable").assign(version=version)
+    return table_from_frame(rows, DATASET_SAMPLE_SCHEMA).to_pandas()
+
+
+def match_folder(match_id: str) -> str:
+    return f"{MATCHES_DIR}/{match_id}"
+
+
+def part_samples_file(match_id: str) -> str:
+    return f"{MATCHES_DIR}/{match_id}/{PART_SAMPLES}"
+
+
+def part_labels_file(match_id: str) -> str:
+    return f"{MATCHES_DIR}/{match_id}/{PART_LABELS}"
+
 
 def image_relpath(match_id: str, frame: int) -> str:
     return f"{IMAGES_DIR}/{match_id}/{int(frame):06d}.jpg"
@@ -74,10 +127,6 @@ def image_relpath(match_id: str, frame: int) -> str:
 
 def image_name(frame: int) -> str:
     return f"{int(frame):06d}.jpg"
-
-
-def match_dvc_file(match_id: str) -> str:
-    return f"{IMAGES_DIR}/{match_id}.dvc"
 
 
 def labels_file(split: str) -> str:
@@ -137,34 +186,3 @@ def read_parquet_bytes(data: bytes) -> pd.DataFrame:
 def table_from_frame(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """``frame``'s columns of ``schema``, cast to it (the canonical form files are written and compared in)."""
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False).replace_schema_metadata()
-
-
-def verify_files(root: str | Path) -> int:
-    """Check a checked-out version against its manifest: every image present with its md5, no extra image.
-
-    Returns the number of images checked; raises :class:`CvopsError` listing the first problems otherwise.
-    A trainer calls this once after :func:`~cvops.datasets.versions.checkout_version` to be sure the data is
-    exactly the version it names.
-    """
-    root = Path(root)
-    manifest = pd.read_parquet(root / MANIFEST)
-    problems = []
-    for path, md5 in zip(manifest["path"], manifest["md5"], strict=True):
-        file = root / path
-        if not file.is_file():
-            problems.append(f"{path}: missing")
-        elif md5_file(file) != md5:
-            problems.append(f"{path}: md5 differs from the manifest")
-    expected = set(manifest["path"])
-    images = root / IMAGES_DIR
-    match_folders = [entry for entry in images.iterdir() if entry.is_dir()] if images.is_dir() else []
-    for folder in match_folders:
-        for dirpath, _dirnames, filenames in os.walk(folder):
-            for name in filenames:
-                relpath = (Path(dirpath) / name).relative_to(root).as_posix()
-                if relpath not in expected:
-                    problems.append(f"{relpath}: not in the manifest")
-    if problems:
-        shown = "; ".join(problems[:10])
-        raise CvopsError(f"{root}: {len(problems)} file(s) do not match {MANIFEST}: {shown}")
-    return len(manifest)

@@ -19,9 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cvops.datasets.repo import REMOTE_NAME, DatasetRepo, DatasetRepoError
 from cvops.io import write_text_atomic
-
-from .repo import REMOTE_NAME, DatasetRepo, DatasetRepoError
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import configobj
 
 from cvops.datasets.dvc_tool import dvc_command
+from cvops.datasets.stale_locks import DEFAULT_WAIT_S, clear_stale_locks
 from cvops.errors import CvopsError
 from cvops.io import write_text_atomic
 from cvops.settings import CvopsPaths
@@ -36,10 +37,11 @@ logger = logging.getLogger(__name__)
 
 REMOTE_NAME = "storage"
 GIT_USER = ("cvops", "cvops@localhost")
-# Folders under images/ are DVC-tracked (one per match); only their .dvc files go to git. One pattern here
+# Folders under matches/ are DVC-tracked (one per match); only their .dvc files go to git. One pattern here
 # instead of one line per match that `dvc add` would append (and `dvc remove` would have to take out again).
-IMAGES_GITIGNORE = "/*/\n"
-ROOT_GITIGNORE = "/manifest.parquet\n/labels/\n/annotations/\n"
+# It lives in matches/.gitignore: DVC looks for .dvc files only in folders git does not ignore, and it takes a
+# root pattern such as /matches/*/ to ignore matches/ itself.
+MATCHES_GITIGNORE = "/*/\n"
 # Hardlinks keep the work tree free (no second copy of every image); DVC makes the linked files read-only.
 CACHE_TYPE = "reflink,hardlink,copy"
 _AWS_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
@@ -157,21 +159,21 @@ class DatasetRepo:
 
     # -- commands --------------------------------------------------------------------------------------
 
-    def git(self, *args: str, cwd: Path | None = None) -> str:
-        """Run git in the repository (or ``cwd``) and return its stdout."""
+    def git(self, *args: str, cwd: Path | None = None, stdin: str | None = None) -> str:
+        """Run git in the repository (or ``cwd``), with ``stdin`` as its input, and return its stdout."""
         argv = ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args]
-        return self._run(argv, cwd or self.path, label=f"git {args[0]}").stdout
+        return self._run(argv, cwd or self.path, label=f"git {args[0]}", stdin=stdin).stdout
 
     def dvc(self, *args: str, cwd: Path | None = None) -> CommandOutput:
         """Run DVC (see ``cvops.datasets.dvc_tool`` for which one) in the repository (or ``cwd``)."""
         return self._run([*dvc_command(), *args], cwd or self.path, label=f"dvc {args[0]}")
 
-    def _run(self, argv: Sequence[str], cwd: Path, *, label: str) -> CommandOutput:
+    def _run(self, argv: Sequence[str], cwd: Path, *, label: str, stdin: str | None = None) -> CommandOutput:
         env = {**os.environ, **self.remote.child_environment()}
         env.update(DVC_NO_ANALYTICS="1", DVC_STUDIO_OFFLINE="1", GIT_TERMINAL_PROMPT="0", DVC_IGNORE_ISATTY="1")
         started = time.monotonic()
         try:
-            done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+            done = subprocess.run(argv, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, check=False)
         except OSError as exc:
             raise DatasetRepoError(f"could not run {argv[0]!r} in {cwd}: {exc}") from exc
         logger.debug("%s in %s: exit %d after %.2f s", label, cwd, done.returncode, time.monotonic() - started)
@@ -190,8 +192,10 @@ class DatasetRepo:
 
     # -- set-up ----------------------------------------------------------------------------------------
 
-    def ensure_initialized(self) -> None:
-        """Create the git + DVC repository with its first commit, unless it exists."""
+    def ensure_initialized(self, *, lock_wait_s: float = DEFAULT_WAIT_S) -> None:
+        """Create the git + DVC repository with its first commit, unless it exists. Locks that a killed git or
+        DVC left behind are cleared first (a live holder is waited for, at most ``lock_wait_s``)."""
+        clear_stale_locks(self.path, wait_s=lock_wait_s)
         if not self.is_initialized():
             self._initialize()
 
@@ -203,8 +207,7 @@ class DatasetRepo:
         self.git("config", "user.email", GIT_USER[1])
         if not (self.path / ".dvc").is_dir():
             self.dvc("init", "-q")
-        write_text_atomic(self.path / ".gitignore", ROOT_GITIGNORE)
-        write_text_atomic(self.path / "images" / ".gitignore", IMAGES_GITIGNORE)
+        write_text_atomic(self.path / "matches" / ".gitignore", MATCHES_GITIGNORE)
         self._write_dvc_config()
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", "Initialize the dataset repository")

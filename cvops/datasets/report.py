@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .versions import DatasetVersion
+from cvops.datasets.versions import DatasetVersion
+from cvops.redaction import redact_url
 
 MAX_LISTED = 20
 
@@ -102,7 +103,7 @@ def export_markdown(
     timings: Mapping[str, float],
 ) -> str:
     """The report of a new version."""
-    pushed = f"yes, to `{remote_url}`" if version.pushed else f"**no**: {push_error or 'not pushed yet'}"
+    pushed = f"yes, to `{redact_url(remote_url)}`" if version.pushed else f"**no**: {push_error or 'not pushed yet'}"
     reuse_base = f"`{previous_tag}`" if previous_tag else "the previous version (none: this is the first)"
     summary = [
         ["tag", f"`{version.tag}`"],
@@ -128,8 +129,8 @@ def export_markdown(
         "",
         _table(["path", "md5"], id_rows),
         "",
-        f"{len(changed_matches)} match folder(s) new or changed: {_listed(list(changed_matches)) or 'none'}; "
-        f"{unchanged} unchanged (their `images/<match_id>.dvc` files are kept as they were).",
+        f"{len(changed_matches)} match part(s) new or changed: {_listed(list(changed_matches)) or 'none'}; "
+        f"{unchanged} unchanged (reused as they were: their `matches/<match_id>.dvc` files are unchanged).",
         "",
         "## Export config",
         "",

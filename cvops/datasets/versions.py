@@ -15,30 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import yaml
 
-from cvops.errors import CvopsError
-
-from .layout import (
-    DATASET_SAMPLE_COLUMNS,
+from cvops.datasets.layout import (
     EXPORT_YAML,
     IMAGES_DIR,
-    LABELS_DIR,
-    MANIFEST,
-    MANIFEST_SCHEMA,
-    SPLIT_LABEL_SCHEMA,
-    SPLITS,
+    MATCHES_DIR,
+    METADATA_TARGETS,
+    dataset_sample_rows,
     dvc_file_for,
-    dvc_out_md5,
-    read_cache_object,
-    read_dir_object,
-    read_parquet_bytes,
-    table_from_frame,
     tag_for,
 )
-from .push import PushLedger
-from .repo import REMOTE_NAME, DatasetRepo, DatasetRepoError, read_config, write_config
+from cvops.datasets.push import PushLedger
+from cvops.datasets.reader import open_version
+from cvops.datasets.repo import REMOTE_NAME, DatasetRepo, DatasetRepoError, read_config, write_config
+from cvops.errors import CvopsError
 
 logger = logging.getLogger(__name__)
 
@@ -142,34 +133,13 @@ def latest_version(repo: DatasetRepo) -> DatasetVersion | None:
     return versions[-1] if versions else None
 
 
-def _dvc_md5_at(repo: DatasetRepo, rev: str, target: str) -> str:
-    return dvc_out_md5(repo.git("show", f"{rev}:{dvc_file_for(target)}"))
-
-
-def manifest_table_at(repo: DatasetRepo, rev: str) -> pa.Table:
-    """The manifest of the version at ``rev``, from the local DVC cache (no checkout needed)."""
-    data = read_cache_object(repo.cache_dir, _dvc_md5_at(repo, rev, MANIFEST), what=f"{MANIFEST} at {rev}")
-    return table_from_frame(read_parquet_bytes(data), MANIFEST_SCHEMA)
-
-
-def labels_table_at(repo: DatasetRepo, rev: str) -> pa.Table:
-    """Both label files of the version at ``rev`` with a ``split`` column, from the local DVC cache."""
-    files = read_dir_object(repo.cache_dir, _dvc_md5_at(repo, rev, LABELS_DIR), what=f"{LABELS_DIR} at {rev}")
-    frames = []
-    for split in SPLITS:
-        data = read_cache_object(repo.cache_dir, files[f"{split}.parquet"], what=f"labels/{split} at {rev}")
-        frames.append(read_parquet_bytes(data).assign(split=split))
-    labels = pd.concat(frames, ignore_index=True).sort_values(["match_id", "frame", "track_id"], kind="stable")
-    return table_from_frame(labels, SPLIT_LABEL_SCHEMA)
-
-
 def version_samples(repo: DatasetRepo, version: int) -> pd.DataFrame:
-    """``dataset_samples`` rows of one version (version, match_id, frame, split, md5, path)."""
+    """``dataset_samples`` rows of one version (version, match_id, frame, split, md5, path), from git and the
+    DVC cache (no checkout), whatever the version's layout."""
     commit = tagged_versions(repo).get(version)
     if commit is None:
         raise CvopsError(f"{repo.path}: no dataset version {version} (no tag {tag_for(version)})")
-    manifest = manifest_table_at(repo, commit).to_pandas()
-    return manifest.assign(version=version)[list(DATASET_SAMPLE_COLUMNS)]
+    return dataset_sample_rows(open_version(repo, commit).manifest(), version)
 
 
 def checkout_version(repo: DatasetRepo, version: int, dest: str | Path) -> Path:
@@ -200,12 +170,17 @@ def checkout_version(repo: DatasetRepo, version: int, dest: str | Path) -> Path:
 
 
 def _remove_untracked_match_folders(dest: Path) -> None:
-    images = dest / IMAGES_DIR
-    if not images.is_dir():
-        return
-    for entry in images.iterdir():
-        if entry.is_dir() and not (images / f"{entry.name}.dvc").is_file():
-            shutil.rmtree(entry)
+    """Data folders and files the checked-out version does not track (DVC-tracked data is git-ignored, so
+    ``git clean`` leaves what an earlier checkout pulled), in either layout."""
+    for folder in (dest / MATCHES_DIR, dest / IMAGES_DIR):
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.is_dir() and not (folder / f"{entry.name}.dvc").is_file():
+                    shutil.rmtree(entry)
+    for target in METADATA_TARGETS:
+        entry = dest / target
+        if entry.exists() and not (dest / dvc_file_for(target)).is_file():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 def _point_clone_at_remote(repo: DatasetRepo, dest: Path) -> None:

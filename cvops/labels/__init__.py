@@ -8,6 +8,7 @@ from cvops.labels.store import (
     LabelStore,
     MatchRecord,
     MatchTable,
+    matches_frame,
     validate_match_id,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "MatchRecord",
     "MatchTable",
     "interpolate_keyframes",
+    "matches_frame",
     "validate_match_id",
 ]

@@ -13,21 +13,36 @@ import numpy as np
 import pandas as pd
 
 from cvops.errors import InputError
+from cvops.labels.store import MAX_FRAMES
 
 RAW_LABEL_COLUMNS = ("frame", "track_id", "role", "x", "y", "w", "h", "is_keyframe")
+MAX_LABEL_ROWS = 50_000_000
+"""Most rows interpolation may produce (about 3 GB); a 90-minute match at 50 fps with 30 tracks always on the
+pitch makes 8 million."""
 _BOX = ("x", "y", "w", "h")
 
 
-def interpolate_keyframes(keyframes: pd.DataFrame, *, match_id: str | None = None) -> pd.DataFrame:
+def interpolate_keyframes(
+    keyframes: pd.DataFrame, *, match_id: str | None = None, n_frames: int | None = None
+) -> pd.DataFrame:
     """Expand keyframes (``frame, track_id, role, x, y, w, h``) into one row per frame of each track.
 
     A track covers the frames from its first to its last keyframe. Between frames ``f0 < f1`` with boxes ``b0, b1``,
     frame ``f`` gets ``b0 + (b1 - b0) * (f - f0) / (f1 - f0)``; the role is the role of the previous keyframe, so a
     role correction takes effect from its keyframe on. A track with a single keyframe yields that one row.
     Two keyframes of one track on one frame are contradictory and raise an ``InputError``.
+
+    Frames are checked against ``n_frames`` (the match's length; ``MAX_FRAMES`` when not given) and the number of
+    rows against ``MAX_LABEL_ROWS`` before anything is allocated: one keyframe at frame 2 000 000 000 would
+    otherwise ask for tens of gigabytes.
     """
     if keyframes.empty:
         return _empty()
+    last_frame = min(n_frames, MAX_FRAMES) if n_frames is not None else MAX_FRAMES
+    frame_numbers = keyframes["frame"].to_numpy()
+    if frame_numbers.min() < 1 or frame_numbers.max() > last_frame:
+        bad = frame_numbers.min() if frame_numbers.min() < 1 else frame_numbers.max()
+        raise InputError(f"keyframe at frame {bad} is outside 1..{last_frame}", field="frame", match_id=match_id)
     ordered = keyframes.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
     duplicated = ordered.duplicated(["track_id", "frame"], keep=False)
     if duplicated.any():
@@ -44,6 +59,13 @@ def interpolate_keyframes(keyframes: pd.DataFrame, *, match_id: str | None = Non
     starts = np.flatnonzero(np.r_[True, track_ids[1:] != track_ids[:-1]])
     ends = np.r_[starts[1:], len(ordered)]
     lengths = frames[ends - 1] - frames[starts] + 1
+    if int(lengths.sum()) > MAX_LABEL_ROWS:
+        raise InputError(
+            f"interpolating would make {int(lengths.sum())} label rows, more than MAX_LABEL_ROWS ({MAX_LABEL_ROWS}); "
+            "tracks this long are not a real match",
+            field="frame",
+            match_id=match_id,
+        )
 
     out_track = np.repeat(track_ids[starts], lengths)
     # Frame numbers per track: first frame of the track plus 0..length-1.

@@ -1,9 +1,15 @@
 """Reading and validating the label store.
 
 The store is the product's export, written by people and by other systems, so nothing in it is trusted: every
-value is checked and every problem is reported with the file, the row (1-based, the header is row 1) and the field.
-A bad row of ``matches.csv`` costs only that match (it is listed in ``MatchTable.errors``); a bad ``keyframes.csv``
-fails that match's ``raw_labels`` with an ``InputError`` and nothing downstream of it runs.
+value is checked and every problem is reported with the file, the row (1-based, the header is row 1, blank lines
+count) and the field. A bad row of ``matches.csv`` (a bad value, a byte that is not UTF-8) costs only that match
+(it is listed in ``MatchTable.errors``); a bad ``keyframes.csv`` fails that match's ``raw_labels`` with an
+``InputError`` and nothing downstream of it runs. Numbers are bounded before anything is allocated from them
+(``MAX_FRAMES``, ``MAX_DIMENSION``; keyframes within the match's ``n_frames``).
+
+The ``video`` field may carry credentials (user info, a presigned URL's signature). It is kept as written only
+here, in the user's store: :func:`matches_frame`, the catalog's view of the rows, masks them
+(:func:`cvops.redaction.redact_url`), and whatever fetches frames reads the real one from the store.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import pandas as pd
 
 from cvops.errors import InputError
 from cvops.io import write_text_atomic
+from cvops.redaction import redact_url
+from cvops.url_policy import UnsafeUrlError, check_s3_bucket, parse_http_url
 
 MATCH_COLUMNS = (
     "match_id",
@@ -44,6 +52,13 @@ ROLES = ("player", "goalkeeper", "referee", "ball", "other")
 STATUSES = ("annotated", "in_progress")
 MATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 REMOTE_SCHEMES = ("http", "https", "s3")
+MAX_FRAMES = 10_000_000
+"""Most frames a match may have: over 46 hours at 60 fps. Frame numbers are bounded by it before interpolation."""
+MAX_DIMENSION = 65_535
+"""Largest video width or height accepted (the limit of H.264 and HEVC levels is far below)."""
+MAX_TRACK_ID = 2**53
+"""Largest track id: integers beyond it are not exact once a CSV reader has seen them as floats."""
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept as surrogate escapes
 
 
 def validate_match_id(match_id: str, *, file: str | Path | None = None, row: int | None = None) -> str:
@@ -99,13 +114,16 @@ class MatchTable:
         return sorted(fresh, key=lambda m: (m.annotated_at, m.match_id))
 
     def to_frame(self) -> pd.DataFrame:
-        """The valid rows as they appear in the ``matches`` catalog view (fps as its text form)."""
-        rows = [
-            {**m.__dict__, "fps": str(m.fps), "kickoff": m.kickoff, "annotated_at": m.annotated_at}
-            for m in self.matches.values()
-        ]
-        frame = pd.DataFrame(rows, columns=list(MATCH_COLUMNS))
-        return frame.astype({"width": "int64", "height": "int64", "n_frames": "int64"})
+        """The valid rows as they appear in the ``matches`` catalog table (see :func:`matches_frame`)."""
+        return matches_frame(self.matches.values())
+
+
+def matches_frame(records: Iterable[MatchRecord]) -> pd.DataFrame:
+    """Rows of the ``matches`` catalog table: fps as its text form, the video address with its credentials
+    masked (the real one stays in the label store)."""
+    rows = [{**m.__dict__, "fps": str(m.fps), "video": redact_url(m.video)} for m in records]
+    frame = pd.DataFrame(rows, columns=list(MATCH_COLUMNS))
+    return frame.astype({"width": "int64", "height": "int64", "n_frames": "int64"})
 
 
 class LabelStore:
@@ -152,8 +170,7 @@ class LabelStore:
         matches: dict[str, MatchRecord] = {}
         errors: list[InputError] = []
         rows_by_id: dict[str, list[int]] = {}
-        for index, values in enumerate(raw.to_dict("records")):
-            row = index + 2
+        for row, values in zip(raw.index, raw.to_dict("records"), strict=True):
             try:
                 record = self._parse_match_row(values, row)
             except InputError as exc:
@@ -180,19 +197,21 @@ class LabelStore:
 
     def _parse_match_row(self, values: dict[str, str], row: int) -> MatchRecord:
         path = self.matches_file
+        for name in MATCH_COLUMNS:
+            if _NOT_UTF8.search(values[name]):
+                raise InputError("not valid UTF-8 text", file=path, row=row, field=name)
         match_id = validate_match_id(values["match_id"].strip(), file=path, row=row)
 
         def fail(field_name: str, message: str) -> InputError:
             return InputError(message, file=path, row=row, field=field_name, match_id=match_id)
 
-        def positive_int(field_name: str) -> int:
+        def positive_int(field_name: str, maximum: int) -> int:
             text = values[field_name].strip()
-            try:
-                number = int(text)
-            except ValueError:
-                raise fail(field_name, f"expected a positive integer, got {text!r}") from None
-            if number <= 0:
-                raise fail(field_name, f"expected a positive integer, got {number}")
+            if not text.isascii() or not text.isdigit() or len(text) > len(str(maximum)):
+                raise fail(field_name, f"expected a positive integer up to {maximum}, got {text[:40]!r}")
+            number = int(text)
+            if not 0 < number <= maximum:
+                raise fail(field_name, f"expected a positive integer up to {maximum}, got {number}")
             return number
 
         def timestamp(field_name: str, *, required: bool) -> pd.Timestamp | None:
@@ -226,9 +245,9 @@ class LabelStore:
             match_id=match_id,
             video=video,
             fps=fps,
-            width=positive_int("width"),
-            height=positive_int("height"),
-            n_frames=positive_int("n_frames"),
+            width=positive_int("width", MAX_DIMENSION),
+            height=positive_int("height", MAX_DIMENSION),
+            n_frames=positive_int("n_frames", MAX_FRAMES),
             kickoff=timestamp("kickoff", required=False),
             annotated_at=timestamp("annotated_at", required=True),
             status=status,
@@ -236,8 +255,18 @@ class LabelStore:
         )
 
     def _check_video_location(self, video: str, fail) -> None:
-        scheme = urlparse(video).scheme.lower()
+        try:
+            scheme = urlparse(video).scheme.lower()
+        except ValueError as exc:  # "Invalid IPv6 URL" and friends
+            raise fail("video", f"refusing {redact_url(video)!r}: it cannot be parsed ({exc})") from None
         if scheme in REMOTE_SCHEMES:
+            try:
+                if scheme == "s3":
+                    check_s3_bucket(urlparse(video).netloc)
+                else:
+                    parse_http_url(video)
+            except UnsafeUrlError as exc:
+                raise fail("video", f"refusing {redact_url(video)!r}: {exc}") from None
             return
         if scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive, not a URL
             raise fail("video", f"unsupported URL scheme {scheme!r}: use a path, http(s):// or s3://")
@@ -279,64 +308,90 @@ class LabelStore:
         text = keyframes[list(KEYFRAME_COLUMNS)].to_csv(index=False, lineterminator="\n")
         write_text_atomic(self.keyframes_file(match_id), text)
 
-    def read_keyframes(self, match_id: str) -> pd.DataFrame:
-        """Read a match's ``keyframes.csv`` with exact types, or raise naming the file, row and field."""
+    def read_keyframes(self, match_id: str, *, n_frames: int | None = None) -> pd.DataFrame:
+        """Read a match's ``keyframes.csv`` with exact types, or raise naming the file, row and field.
+
+        Frames must lie in ``1 .. n_frames`` (the match's length from ``matches.csv``; ``MAX_FRAMES`` when not
+        given), and one track has at most one keyframe per frame.
+        """
         path = self.keyframes_file(match_id)
         raw = _read_csv_as_text(path, KEYFRAME_COLUMNS, match_id=match_id)
-        columns: dict[str, np.ndarray] = {}
-        for name, kind in (
-            ("frame", "int"),
-            ("track_id", "int"),
-            ("x", "float"),
-            ("y", "float"),
-            ("w", "float"),
-            ("h", "float"),
-        ):
-            columns[name] = _parse_numeric_column(raw[name], path, name, kind, match_id)
+        rows = raw.index.to_numpy()
+
+        def fail(index: int, name: str, message: str) -> InputError:
+            return InputError(message, file=path, row=int(rows[index]), field=name, match_id=match_id)
+
+        for name in KEYFRAME_COLUMNS:
+            bad = np.flatnonzero(raw[name].str.contains(_NOT_UTF8).to_numpy())
+            if bad.size:
+                raise fail(bad[0], name, "not valid UTF-8 text")
+        kinds = {"frame": "int", "track_id": "int", "x": "float", "y": "float", "w": "float", "h": "float"}
+        columns = {name: _parse_numeric_column(raw[name], path, name, kind, match_id) for name, kind in kinds.items()}
+        frames = columns["frame"]
+        bad = np.flatnonzero(frames < 1)
+        if bad.size:
+            raise fail(bad[0], "frame", f"frames are 1-based, got {frames[bad[0]]:.0f}")
+        last_frame = min(n_frames, MAX_FRAMES) if n_frames is not None else MAX_FRAMES
+        bad = np.flatnonzero(frames > last_frame)
+        if bad.size:
+            limit = f"the match has {n_frames} frames" if n_frames is not None else f"at most {MAX_FRAMES} frames"
+            raise fail(bad[0], "frame", f"frame {raw['frame'].iloc[bad[0]].strip()[:40]} is past the end ({limit})")
+        bad = np.flatnonzero(np.abs(columns["track_id"]) > MAX_TRACK_ID)
+        if bad.size:
+            shown = raw["track_id"].iloc[bad[0]].strip()[:40]
+            raise fail(bad[0], "track_id", f"track id {shown} is larger than {MAX_TRACK_ID}")
+        columns["frame"] = frames.astype("int64")
+        columns["track_id"] = columns["track_id"].astype("int64")
         for name in ("w", "h"):
             bad = np.flatnonzero(columns[name] <= 0)
             if bad.size:
                 value = columns[name][bad[0]]
-                raise InputError(
-                    f"box size must be positive, got {value:g} ({bad.size} such rows)",
-                    file=path,
-                    row=int(bad[0]) + 2,
-                    field=name,
-                    match_id=match_id,
-                )
-        bad = np.flatnonzero(columns["frame"] < 1)
-        if bad.size:
-            raise InputError(
-                f"frames are 1-based, got {columns['frame'][bad[0]]}",
-                file=path,
-                row=int(bad[0]) + 2,
-                field="frame",
-                match_id=match_id,
-            )
+                raise fail(bad[0], name, f"box size must be positive, got {value:g} ({bad.size} such rows)")
         roles = raw["role"].str.strip().str.lower()
-        unknown = ~roles.isin(ROLES)
-        if unknown.any():
-            index = int(np.flatnonzero(unknown.to_numpy())[0])
-            raise InputError(
-                f"unknown role {raw['role'].iloc[index]!r}: expected one of {', '.join(ROLES)}",
-                file=path,
-                row=index + 2,
-                field="role",
-                match_id=match_id,
-            )
+        unknown = np.flatnonzero(~roles.isin(ROLES).to_numpy())
+        if unknown.size:
+            value = raw["role"].iloc[unknown[0]]
+            raise fail(unknown[0], "role", f"unknown role {value!r}: expected one of {', '.join(ROLES)}")
         frame = pd.DataFrame(columns)
+        duplicated = np.flatnonzero(frame.duplicated(["track_id", "frame"], keep=False).to_numpy())
+        if duplicated.size:
+            first = duplicated[0]
+            same = frame.index[
+                (frame["track_id"] == frame["track_id"][first]) & (frame["frame"] == frame["frame"][first])
+            ]
+            raise fail(
+                first,
+                "frame",
+                f"track {frame['track_id'][first]} has {len(same)} keyframes on frame {frame['frame'][first]} "
+                f"(rows {', '.join(str(rows[i]) for i in same)})",
+            )
         frame.insert(2, "role", roles.astype("string").to_numpy())
         return frame[list(KEYFRAME_COLUMNS)]
 
 
 def _read_csv_as_text(path: Path, required: tuple[str, ...], *, match_id: str | None = None) -> pd.DataFrame:
+    """The CSV as text columns, indexed by row number (the header is row 1; blank lines count but are dropped).
+
+    Bytes that are not UTF-8 are kept as surrogate escapes, so that the row holding them, not the whole file, is
+    refused by the caller.
+    """
     if not path.is_file():
         raise InputError("file not found", file=path, match_id=match_id)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(
+            path,
+            dtype=object,  # Python strings: pyarrow's cannot hold the surrogate escapes of non-UTF-8 bytes
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+            encoding="utf-8",
+            encoding_errors="surrogateescape",
+        )
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"not a readable CSV file: {exc}", file=path, match_id=match_id) from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    if any(_NOT_UTF8.search(c) for c in frame.columns):
+        raise InputError("the header is not valid UTF-8 text", file=path, row=1, match_id=match_id)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(
@@ -346,25 +401,30 @@ def _read_csv_as_text(path: Path, required: tuple[str, ...], *, match_id: str | 
             field=missing[0],
             match_id=match_id,
         )
-    return frame
+    frame.index = pd.RangeIndex(2, 2 + len(frame))
+    blank = (frame == "").all(axis=1)
+    return frame[~blank]
 
 
 def _parse_numeric_column(values: pd.Series, path: Path, name: str, kind: str, match_id: str | None) -> np.ndarray:
-    """Parse a text column to int64/float64, naming the first row that is empty, non-numeric or not finite."""
+    """Parse a text column to float64, naming the first row that is empty, non-numeric or not finite (or, for
+    ``int``, not whole). The caller checks its own bounds before casting to int64, so that ``1e30`` is refused as
+    too large rather than wrapped round."""
     text = values.str.strip()
-    parsed = pd.to_numeric(text, errors="coerce")
-    bad = parsed.isna() | ~np.isfinite(parsed.to_numpy(dtype="float64", na_value=np.nan))
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(numbers)
     if kind == "int":
-        bad |= parsed.notna() & (parsed != parsed.round())
+        with np.errstate(invalid="ignore"):
+            bad |= numbers != np.round(numbers)
     if bad.any():
-        index = int(np.flatnonzero(bad.to_numpy())[0])
+        index = int(np.flatnonzero(bad)[0])
         shown = text.iloc[index]
         expected = "an integer" if kind == "int" else "a finite number"
         raise InputError(
-            f"expected {expected}, got {shown!r}" if shown else f"missing value (expected {expected})",
+            f"expected {expected}, got {shown[:40]!r}" if shown else f"missing value (expected {expected})",
             file=path,
-            row=index + 2,
+            row=int(values.index[index]),
             field=name,
             match_id=match_id,
         )
-    return parsed.to_numpy(dtype="int64" if kind == "int" else "float64")
+    return numbers

@@ -11,6 +11,7 @@ run gives the same batches whatever the number of workers, and touches no global
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,11 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from cvops.datasets.reader import open_folder
 from cvops.errors import InputError
 from cvops.model.geometry import check_input_size, fit_placement, letterbox_image, paste, resize_to_float
 from cvops.model.identities import IdentityMap
-from cvops.model.schema import CLASS_NAMES, manifest_path, read_labels, read_manifest
+from cvops.model.schema import CLASS_NAMES, is_sharded, manifest_path, read_labels, read_manifest
 from cvops.model.targets import BatchTargets, SampleTargets, build_targets, collate_targets
 
 LUMA_WEIGHTS = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
@@ -135,9 +137,20 @@ class DetectionDataset(Dataset[tuple[torch.Tensor, SampleTargets]]):
         labels = read_labels(self.root, split)
         self.identity_map = identity_map if identity_map is not None else IdentityMap.from_labels(labels)
         self._check_images_exist()
+        # Random access to the images whatever the layout: a file per sample, or a pread in a tar shard.
+        self._images = open_folder(self.root).images(self.samples)
         self._labels = self._group_labels(labels)
 
     def _check_images_exist(self) -> None:
+        if is_sharded(self.root):
+            for shard in self.samples["shard"].unique():
+                if not (self.root / shard).is_file():
+                    raise InputError(
+                        f"shard {shard!r} listed in the manifest is missing (split {self.split!r})",
+                        file=self.root / shard,
+                        field="shard",
+                    )
+            return
         for row, relative in enumerate(self.samples["path"], start=1):
             if not (self.root / relative).is_file():
                 raise InputError(
@@ -174,12 +187,13 @@ class DetectionDataset(Dataset[tuple[torch.Tensor, SampleTargets]]):
 
     def load_image(self, index: int) -> np.ndarray:
         """The item's image as uint8 ``(H, W, 3)`` RGB."""
-        path = self.root / str(self.samples.iloc[index]["path"])
         try:
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(self._images.read(index))) as image:
                 return np.array(image.convert("RGB"))
         except OSError as exc:
-            raise InputError(f"cannot decode image: {exc}", file=path) from exc
+            raise InputError(
+                f"cannot decode image: {exc}", file=self.root / str(self.samples["path"].iloc[index])
+            ) from exc
 
     def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, SampleTargets]:
         """Item ``index`` or ``(index, augmentation_seed)`` (what :class:`SeededSampler` yields)."""

@@ -1,6 +1,9 @@
 """The dataset-version folder the model reads (the contract with the dataset stage).
 
-A checked-out dataset version looks like this::
+A checked-out dataset version is in one of two layouts (``cvops.datasets.layout``). ``shards``, what the
+dataset stage exports: one part per match, ``matches/<match_id>/samples.parquet`` (the manifest rows, with the
+shard, offset and size of each image), ``labels.parquet`` and tar shards read in place. ``files``, what
+``cvops dataset files`` writes, older versions hold and the helpers in ``cvops.model.dataset_folder`` write::
 
     <root>/manifest.parquet        one row per sample: match_id, frame, split, group_key, md5, path, n_boxes
     <root>/labels/train.parquet    match_id, frame, track_id, role, x, y, w, h (pixel boxes, top-left)
@@ -19,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from cvops.datasets.layout import MATCHES_DIR
+from cvops.datasets.reader import open_folder
 from cvops.errors import InputError
 
 CLASS_NAMES: tuple[str, ...] = ("player", "goalkeeper", "referee", "ball")
@@ -31,6 +36,22 @@ LABEL_COLUMNS: tuple[str, ...] = ("match_id", "frame", "track_id", "role", "x", 
 
 def manifest_path(root: Path) -> Path:
     return Path(root) / "manifest.parquet"
+
+
+def is_sharded(root: Path) -> bool:
+    """Whether ``root`` holds a version in the ``shards`` layout (else it is read as ``files``)."""
+    return not manifest_path(root).is_file() and (Path(root) / MATCHES_DIR).is_dir()
+
+
+def _sharded_table(root: Path, what: str, columns: tuple[str, ...]) -> tuple[pd.DataFrame, Path]:
+    """The manifest or labels of a ``shards`` folder (every part), and the folder to name in errors."""
+    data = open_folder(root)
+    frame = data.manifest() if what == "manifest" else data.labels()
+    for column in columns:
+        if column not in frame.columns:
+            raise InputError(f"missing column (expected {', '.join(columns)})", file=Path(root) / MATCHES_DIR,
+                             field=column)  # fmt: skip
+    return frame, Path(root) / MATCHES_DIR
 
 
 def labels_path(root: Path, split: str) -> Path:
@@ -54,8 +75,11 @@ def _first_bad_row(mask: np.ndarray) -> int:
 
 def read_manifest(root: Path, split: str | None = None) -> pd.DataFrame:
     """The validated manifest, optionally restricted to one split, sorted by (match_id, frame)."""
-    path = manifest_path(root)
-    manifest = _read_parquet(path, MANIFEST_COLUMNS)
+    if is_sharded(root):
+        manifest, path = _sharded_table(root, "manifest", MANIFEST_COLUMNS)
+    else:
+        path = manifest_path(root)
+        manifest = _read_parquet(path, MANIFEST_COLUMNS)
     bad_split = ~manifest["split"].isin(SPLITS).to_numpy()
     if bad_split.any():
         row = _first_bad_row(bad_split)
@@ -89,8 +113,14 @@ def read_labels(root: Path, split: str) -> pd.DataFrame:
     A missing labels file is an error (a split without boxes still has an empty file), so a half-copied
     dataset is not silently read as "no objects".
     """
-    path = labels_path(root, split)
-    labels = _read_parquet(path, LABEL_COLUMNS)
+    if is_sharded(root):
+        if split not in SPLITS:
+            raise InputError(f"unknown split {split!r}: expected one of {SPLITS}", field="split")
+        labels, path = _sharded_table(root, "labels", LABEL_COLUMNS)
+        labels = labels[labels["split"] == split].reset_index(drop=True)
+    else:
+        path = labels_path(root, split)
+        labels = _read_parquet(path, LABEL_COLUMNS)
     labels["match_id"] = labels["match_id"].astype(str)
     labels["role"] = labels["role"].astype(str)
     for column in ("frame", "track_id", "x", "y", "w", "h"):

@@ -1,4 +1,4 @@
-"""The pitch and the static broadcast camera that films it.
+"""The pitch and the broadcast camera that films it: a static wide view, optionally panned and zoomed.
 
 World coordinates are metres on the ground plane: ``X`` along the pitch (0 = left goal line, 105 = right one),
 ``Y`` across it (0 = far touchline, at the top of the image; 68 = near touchline, at the bottom). The camera is a
@@ -16,6 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+# Broadcast camera: zoom range relative to the wide view, how fast the zoom breathes, and how the operator
+# follows the ball (a critically damped spring: the picture lags the ball by about this many seconds).
+BROADCAST_ZOOM = (1.3, 2.1)
+ZOOM_PERIOD_S = (8.0, 16.0)
+FOLLOW_LAG_S = 0.6
 
 PITCH_LENGTH = 105.0
 PITCH_WIDTH = 68.0
@@ -150,3 +156,69 @@ def pitch_markings() -> list[np.ndarray]:
     for cx, cy, start in ((0, 0, 0), (length, 0, 90), (length, width, 180), (0, width, 270)):
         lines.append(_arc(cx, cy, 1.0, start, start + 90, 7))
     return lines
+
+
+@dataclass(frozen=True)
+class CameraPath:
+    """Per video frame, how far the broadcast camera zooms into the wide view and which wide-view pixel it centres.
+
+    Frame ``i`` shows wide-view pixel ``p`` at ``zoom[i] * (p - centre[i]) + (width / 2, height / 2)``.
+    """
+
+    zoom: np.ndarray  # (n_frames,)
+    centre: np.ndarray  # (n_frames, 2) wide-view pixels
+    width: int
+    height: int
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.zoom)
+
+    def to_frame(self, points: np.ndarray) -> np.ndarray:
+        """Wide-view points ``(n_frames, ..., 2)`` to each frame's own pixels."""
+        shape = (self.n_frames,) + (1,) * (points.ndim - 2)
+        half = np.array([self.width / 2, self.height / 2])
+        return self.zoom.reshape(*shape, 1) * (points - self.centre.reshape(*shape, 2)) + half
+
+    def frame_affine(self, index: int) -> np.ndarray:
+        """The (2, 3) transform from wide-view pixels to frame ``index + 1``'s."""
+        z = float(self.zoom[index])
+        shift = np.array([self.width / 2, self.height / 2]) - z * self.centre[index]
+        return np.array([[z, 0.0, shift[0]], [0.0, z, shift[1]]])
+
+    def frame_to_frame(self, index: int) -> np.ndarray:
+        """The (2, 3) transform from frame ``index``'s pixels to frame ``index + 1``'s (the camera's motion
+        between the two frames; identity for the first frame), what camera-motion compensation estimates."""
+        if index == 0:
+            return np.eye(2, 3)
+        previous = np.vstack([self.frame_affine(index - 1), [0.0, 0.0, 1.0]])
+        current = np.vstack([self.frame_affine(index), [0.0, 0.0, 1.0]])
+        return (current @ np.linalg.inv(previous))[:2]
+
+
+def broadcast_path(camera: Camera, ball_xy: np.ndarray, fps: float, rng: np.random.Generator) -> CameraPath:
+    """The main camera of a broadcast following ``ball_xy`` (metres, one row per frame).
+
+    The zoom breathes between ``BROADCAST_ZOOM`` with a random period and phase; the centre is pulled towards the
+    ball's place in the wide view by a critically damped spring (pans start and stop smoothly, and a long pass is
+    followed a moment late), then held where the zoomed picture stays within the wide view.
+    """
+    n = len(ball_xy)
+    t = np.arange(n) / fps
+    low, high = BROADCAST_ZOOM
+    period = rng.uniform(*ZOOM_PERIOD_S)
+    phase = rng.uniform(0, 2 * np.pi)
+    wobble = 0.5 + 0.35 * np.sin(2 * np.pi * t / period + phase) + 0.15 * np.sin(2 * np.pi * t / (0.37 * period))
+    zoom = low + (high - low) * np.clip(wobble, 0.0, 1.0)
+    target = camera.project(ball_xy)
+    omega = 2.0 / FOLLOW_LAG_S  # critically damped: x'' = omega^2 (target - x) - 2 omega x'
+    dt = 1.0 / fps
+    centre = np.empty((n, 2))
+    position, velocity = target[0].copy(), np.zeros(2)
+    for i in range(n):
+        velocity += dt * (omega**2 * (target[i] - position) - 2 * omega * velocity)
+        position = position + dt * velocity
+        centre[i] = position
+    half = np.array([camera.width, camera.height]) / (2 * zoom[:, None])
+    centre = np.clip(centre, half, np.array([camera.width, camera.height]) - half)
+    return CameraPath(zoom, centre, camera.width, camera.height)

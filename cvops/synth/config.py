@@ -20,6 +20,7 @@ from cvops.errors import InputError
 MATCH_ID_PREFIX = "m"
 # Ghosts are the wide players on the near flank: a defender and a midfielder per team.
 MAX_GHOSTS = 4
+CAMERAS = ("static", "broadcast")
 
 
 def parse_fps(value: Fraction | float | int | str) -> Fraction:
@@ -60,6 +61,9 @@ class SynthConfig:
     in it, unlabelled next to their ghost box, as a broadcast camera does; larger ones take them out of it.
     Annotation: keyframes are dense enough that linear interpolation stays within ``keyframe_tolerance_px`` of the
     truth, and each keyframe carries Gaussian placement noise of ``label_noise_px``.
+    Camera: ``static`` films the whole pitch from one wide view; ``broadcast`` pans and zooms within it, following
+    the ball (``cvops.synth.camera.broadcast_path``); boxes, labels and detections move with the picture, and
+    ``_truth/<match>/camera.csv`` records the pan and zoom.
     League: ``pitches`` restricts the matches to these stadiums' pitches (empty: all three), e.g. to hold a
     pitch back for a later wave that a first model has not seen.
     Detector: misses ``det_miss_rate`` of the players (more when small or occluded) and ``det_ball_miss_rate`` of
@@ -92,6 +96,7 @@ class SynthConfig:
     crf: int = 23
     b_frames: int = 2
     pitches: tuple[str, ...] = ()
+    camera: str = "static"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fps", parse_fps(self.fps))
@@ -121,6 +126,7 @@ class SynthConfig:
             (0 <= self.in_progress_share <= 1, "in_progress_share", "must be in [0, 1]"),
             (0 <= self.crf <= 51, "crf", "must be in 0..51"),
             (0 <= self.b_frames <= 16, "b_frames", "must be in 0..16"),
+            (self.camera in CAMERAS, "camera", f"must be one of {', '.join(CAMERAS)}"),
         ]
         for ok, name, message in checks:
             if not ok:

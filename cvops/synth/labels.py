@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cvops.synth.camera import PITCH_LENGTH, Camera, pitch_markings
+from cvops.synth.camera import PITCH_LENGTH, Camera, CameraPath, pitch_markings
 from cvops.synth.config import SynthConfig, match_rng
 from cvops.synth.scene import ImageBoxes, Scene
 
@@ -211,9 +211,19 @@ def _false_positive_anchors(camera: Camera, rng: np.random.Generator, count: int
     return np.asarray(anchors, dtype=np.float64).reshape(-1, 4)
 
 
-def detect(config: SynthConfig, index: int, scene: Scene, boxes: ImageBoxes, camera: Camera) -> pd.DataFrame:
+def detect(
+    config: SynthConfig,
+    index: int,
+    scene: Scene,
+    boxes: ImageBoxes,
+    camera: Camera,
+    path: CameraPath | None = None,
+) -> pd.DataFrame:
     """The detector's boxes per video frame: ``DET_COLUMNS`` (``id`` and the last three are -1 as in MOT) plus
-    ``track_id``, the actor each detection came from (-1: false positive), which only the truth files keep."""
+    ``track_id``, the actor each detection came from (-1: false positive), which only the truth files keep.
+
+    False positives fire at places of the wide view (lines, crowd, boards); with a broadcast ``path`` they move
+    with the picture like everything else in it."""
     rng = match_rng(config.seed, index, "detections")
     n, k = boxes.visible.shape
     is_ball = np.array([a.role == "ball" for a in scene.actors])[None, :]
@@ -245,6 +255,10 @@ def detect(config: SynthConfig, index: int, scene: Scene, boxes: ImageBoxes, cam
     one_off = _false_positive_anchors(camera, rng, len(one_off_frame))
     fp_frames = np.concatenate([fp_frame, one_off_frame])
     fp_boxes = np.vstack([recurring, one_off])
+    if path is not None:
+        zoom = path.zoom[fp_frames, None]
+        top_left = zoom * (fp_boxes[:, :2] - path.centre[fp_frames]) + np.array([camera.width, camera.height]) / 2
+        fp_boxes = np.column_stack([top_left, zoom * fp_boxes[:, 2:]])
     fp_conf = rng.beta(2.0, 4.5, len(fp_frames))
 
     frames = np.concatenate([frame_index, fp_frames]) + 1

@@ -30,6 +30,7 @@ from cvops.synth.camera import (
     PITCH_LENGTH,
     PITCH_WIDTH,
     Camera,
+    CameraPath,
 )
 from cvops.synth.config import SynthConfig, match_rng
 from cvops.synth.league import Fixture, Kit
@@ -335,12 +336,21 @@ class ImageBoxes:
     clipped: np.ndarray  # (n_frames, n_actors, 4) the part inside the image
     visible: np.ndarray  # (n_frames, n_actors) bool
     foot: np.ndarray  # (n_frames, n_actors, 2) image point of the ground contact
+    wide_foot: np.ndarray
+    """(n_frames, n_actors, 2) the ground contact in the wide view's pixels, where the haze and the stand's shadow
+    lie (``foot`` itself for a static camera)."""
 
 
-def image_boxes(scene: Scene, camera: Camera) -> ImageBoxes:
-    """Where each actor appears: a figure standing on its ground point, sized by the local zoom."""
-    foot = camera.project(scene.positions)
+def image_boxes(scene: Scene, camera: Camera, path: CameraPath | None = None) -> ImageBoxes:
+    """Where each actor appears: a figure standing on its ground point, sized by the local zoom.
+
+    ``path``: a broadcast camera's pan and zoom (``None``: the static wide view)."""
+    wide_foot = camera.project(scene.positions)
     figure_h = camera.figure_height_px(scene.positions)
+    foot = wide_foot
+    if path is not None:
+        foot = path.to_frame(wide_foot)
+        figure_h = figure_h * path.zoom[:, None]
     is_ball = np.array([actor.role == "ball" for actor in scene.actors])
     height = np.where(is_ball, np.maximum(3.0, BALL_SHARE_OF_FIGURE * figure_h), figure_h)
     width = np.where(is_ball, height, FIGURE_ASPECT * figure_h)
@@ -352,4 +362,4 @@ def image_boxes(scene: Scene, camera: Camera) -> ImageBoxes:
     clipped = np.stack([x0, y0, x1 - x0, y1 - y0], axis=-1)
     share = (clipped[..., 2] * clipped[..., 3]) / (width * height)
     visible = (share >= MIN_VISIBLE_SHARE) & (clipped[..., 2] >= 2) & (clipped[..., 3] >= 2)
-    return ImageBoxes(drawn, clipped, visible, foot)
+    return ImageBoxes(drawn, clipped, visible, foot, wide_foot)

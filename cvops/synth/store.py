@@ -13,6 +13,8 @@ Layout under ``OUT`` (see ``docs/label-store.md`` for the contract)::
     _truth/<match_id>/ghosts.csv     track_id,start_frame,end_frame   (inclusive label-frame ranges)
     _truth/<match_id>/tracks.csv     track_id,role,team               (team: home, away, officials, ball)
     _truth/<match_id>/detections.csv frame,x,y,w,h,conf,track_id      (det.txt rows in order; -1 = false positive)
+    _truth/<match_id>/camera.csv     frame,zoom,centre_x,centre_y     (broadcast camera only: the wide-view pixel
+                                                                        at the picture's centre, and the zoom)
 
 Every file is written atomically, and ``matches.csv`` last: a reader that goes by ``matches.csv`` never sees a
 match whose files are still being written. Appending (``first_match_index > 0``) keeps every existing row of both
@@ -29,12 +31,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cvops.errors import InputError
 from cvops.io import write_text_atomic
 from cvops.labels.store import MATCH_COLUMNS
-from cvops.synth.camera import Camera
+from cvops.synth.camera import Camera, broadcast_path
 from cvops.synth.config import SynthConfig, format_fps, match_id, match_rng
 from cvops.synth.encode import HLS_PLAYLIST, encode_mp4, make_hls
 from cvops.synth.labels import annotate, detect, truth_table
@@ -81,9 +84,14 @@ def generate_match(out: Path, config: SynthConfig, index: int) -> WrittenMatch:
     fixture = make_fixture(config, index)
     camera = Camera(config.width, config.height, fixture.stadium.view)
     scene = build_scene(config, fixture)
-    boxes = image_boxes(scene, camera)
+    path = None
+    if config.camera == "broadcast":
+        ball = next(i for i, actor in enumerate(scene.actors) if actor.role == "ball")
+        camera_rng = match_rng(config.seed, index, "camera")
+        path = broadcast_path(camera, scene.positions[:, ball], float(config.frame_rate), camera_rng)
+    boxes = image_boxes(scene, camera, path)
 
-    renderer = MatchRenderer(camera, fixture, scene, boxes, match_rng(config.seed, index, "render"))
+    renderer = MatchRenderer(camera, fixture, scene, boxes, match_rng(config.seed, index, "render"), path)
     mp4 = out / VIDEOS_DIR / f"{mid}.mp4"
     encode_mp4(renderer.frames(), mp4, fps=config.frame_rate, gop=config.gop, crf=config.crf, b_frames=config.b_frames)
     video = f"{VIDEOS_DIR}/{mid}.mp4"
@@ -92,7 +100,7 @@ def generate_match(out: Path, config: SynthConfig, index: int) -> WrittenMatch:
         video = f"{VIDEOS_DIR}/{mid}/{HLS_PLAYLIST}"
 
     labels = annotate(config, index, scene, boxes, camera)
-    detections = detect(config, index, scene, boxes, camera)
+    detections = detect(config, index, scene, boxes, camera, path)
     truth = truth_table(scene, boxes)
     tracks = pd.DataFrame(
         {
@@ -109,6 +117,16 @@ def generate_match(out: Path, config: SynthConfig, index: int) -> WrittenMatch:
     write_text_atomic(truth_dir / "ghosts.csv", _csv(labels.ghosts))
     write_text_atomic(truth_dir / "tracks.csv", _csv(tracks))
     write_text_atomic(truth_dir / "detections.csv", _csv(detections[["frame", "x", "y", "w", "h", "conf", "track_id"]]))
+    if path is not None:
+        camera_table = pd.DataFrame(
+            {
+                "frame": np.arange(1, path.n_frames + 1),
+                "zoom": path.zoom,
+                "centre_x": path.centre[:, 0],
+                "centre_y": path.centre[:, 1],
+            }
+        )
+        write_text_atomic(truth_dir / "camera.csv", camera_table.round(4).to_csv(index=False, lineterminator="\n"))
 
     row = {
         "match_id": mid,

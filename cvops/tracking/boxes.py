@@ -16,6 +16,8 @@ _EPS = float(np.finfo(float).eps)
 
 def as_boxes(boxes: ArrayLike) -> NDArray[np.float64]:
     """``boxes`` as a float (N, 4) array; an empty input becomes shape (0, 4)."""
+    if isinstance(boxes, np.ndarray) and boxes.dtype == np.float64 and boxes.ndim == 2 and boxes.shape[1] == 4:
+        return boxes  # the tracker's own arrays, many times a frame: skip the conversions
     array = np.asarray(boxes, dtype=float)
     if array.size == 0:
         return np.zeros((0, 4))
@@ -43,13 +45,22 @@ def iou_xywh(boxes_a: ArrayLike, boxes_b: ArrayLike) -> NDArray[np.float64]:
 def xywh_to_xyah(boxes: ArrayLike) -> NDArray[np.float64]:
     """Top-left boxes to ``(centre x, centre y, w/h, height)``, the Kalman filter's measurement space."""
     b = as_boxes(boxes)
+    out = np.empty_like(b)
     height = b[:, 3]
-    aspect = np.divide(b[:, 2], height, out=np.zeros_like(height), where=height > 0)
-    return np.stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + height / 2, aspect, height], axis=1)
+    out[:, 0] = b[:, 0] + b[:, 2] / 2
+    out[:, 1] = b[:, 1] + height / 2
+    np.divide(b[:, 2], height, out=out[:, 2], where=height > 0)
+    out[height <= 0, 2] = 0.0
+    out[:, 3] = height
+    return out
 
 
 def xyah_to_xywh(states: ArrayLike) -> NDArray[np.float64]:
     """Inverse of :func:`xywh_to_xyah` (takes the first four state components, ignores velocities)."""
-    s = np.atleast_2d(np.asarray(states, dtype=float))[:, :4]
-    width = s[:, 2] * s[:, 3]
-    return np.stack([s[:, 0] - width / 2, s[:, 1] - s[:, 3] / 2, width, s[:, 3]], axis=1)
+    s = np.atleast_2d(np.asarray(states, dtype=float))
+    out = np.empty((len(s), 4))
+    out[:, 2] = s[:, 2] * s[:, 3]
+    out[:, 3] = s[:, 3]
+    out[:, 0] = s[:, 0] - out[:, 2] / 2
+    out[:, 1] = s[:, 1] - s[:, 3] / 2
+    return out

@@ -1,9 +1,12 @@
-"""Constant-velocity Kalman filter over box centre, aspect ratio and height.
+"""Constant-velocity Kalman filter over box centre, aspect ratio and height, batched over every track.
 
-Hand-written (the SORT / DeepSORT / ByteTrack formulation, ~100 lines of numpy) because the Kalman libraries
-either filter one object at a time (filterpy, unmaintained since 2018) or bring a deep-learning stack; the
-tracker needs a batched predict over every live track each frame and the squared Mahalanobis distance of many
-measurements to one track for gating, both of which are a few lines here.
+Written here in numpy (the SORT / DeepSORT / ByteTrack formulation) rather than taken from filterpy. filterpy is
+maintained (2.0.0 was released in 2026-10), but it filters one object per ``KalmanFilter`` instance, and its
+``batch_filter`` batches the time steps of one object, not many objects: a frame of 30 tracks would be 30
+Python-level predicts and updates, which is where this tracker spent its time when it kept one state per track
+object. Here every step is a few stacked array operations over all tracks at once: predict, the update of every
+track matched in a frame, the camera-motion warp, and the squared Mahalanobis distances of many measurements to
+many tracks for gating (numpy's batched 4x4 solver).
 
 State: ``(cx, cy, a, h, vcx, vcy, va, vh)`` with ``a = w / h``. Process and measurement noise scale with the
 box height, so a 300 px player near the camera and a 40 px one far away get the same relative uncertainty.
@@ -25,36 +28,36 @@ def chi2_gate(probability: float) -> float:
 
 
 class KalmanBoxFilter:
-    """Predict/update for boxes in ``(cx, cy, a, h)`` measurement space; one frame per step.
+    """Predict/update for boxes in ``(cx, cy, a, h)`` measurement space; one frame per step; every method takes
+    stacked states: (N, 8) means and (N, 8, 8) covariances.
 
     ``position_weight`` and ``velocity_weight`` are the noise standard deviations relative to the box height
     (DeepSORT's 1/20 and 1/160 are the defaults in :class:`cvops.tracking.TrackerConfig`).
     """
 
-    def __init__(self, position_weight: float, velocity_weight: float) -> None:
+    def __init__(
+        self,
+        position_weight: float,
+        velocity_weight: float,
+        measurement_weight: float | None = None,
+        aspect_noise: tuple[float, float] = (1e-2, 1e-5),
+    ) -> None:
         self.position_weight = position_weight
         self.velocity_weight = velocity_weight
+        self.measurement_weight = position_weight if measurement_weight is None else measurement_weight
+        self.aspect_noise = aspect_noise
+        """Process noise std of the aspect ratio and of its velocity, per frame (absolute: w/h has no scale)."""
         self._motion = np.eye(STATE_DIM)
         self._motion[:MEASUREMENT_DIM, MEASUREMENT_DIM:] = np.eye(MEASUREMENT_DIM)
-        self._observation = np.eye(MEASUREMENT_DIM, STATE_DIM)
 
-    def initiate(self, measurement: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """A new track at ``measurement`` with zero velocity and a wide velocity uncertainty."""
-        mean = np.concatenate([measurement, np.zeros(MEASUREMENT_DIM)])
-        height = measurement[3]
-        std = np.array(
-            [
-                2 * self.position_weight * height,
-                2 * self.position_weight * height,
-                1e-2,
-                2 * self.position_weight * height,
-                10 * self.velocity_weight * height,
-                10 * self.velocity_weight * height,
-                1e-5,
-                10 * self.velocity_weight * height,
-            ]
-        )
-        return mean, np.diag(std**2)
+    def initiate(self, measurements: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """New tracks at (N, 4) ``measurements`` with zero velocity and a wide velocity uncertainty."""
+        measurements = np.atleast_2d(measurements)
+        means = np.concatenate([measurements, np.zeros_like(measurements)], axis=1)
+        pos = 2 * self.position_weight * measurements[:, 3]
+        vel = 10 * self.velocity_weight * measurements[:, 3]
+        std = np.stack([pos, pos, np.full_like(pos, 1e-2), pos, vel, vel, np.full_like(vel, 1e-5), vel], axis=1)
+        return means, _diagonal(std**2)
 
     def predict(
         self, means: NDArray[np.float64], covariances: NDArray[np.float64]
@@ -62,48 +65,79 @@ class KalmanBoxFilter:
         """Advance (N, 8) means and (N, 8, 8) covariances by one frame."""
         if len(means) == 0:
             return means, covariances
-        heights = means[:, 3]
-        pos = self.position_weight * heights
-        vel = self.velocity_weight * heights
-        std = np.stack([pos, pos, np.full_like(pos, 1e-2), pos, vel, vel, np.full_like(vel, 1e-5), vel], axis=1)
-        process_noise = np.einsum("ni,ij->nij", std**2, np.eye(STATE_DIM))
         new_means = means @ self._motion.T
-        new_covariances = self._motion @ covariances @ self._motion.T + process_noise
+        new_covariances = self._motion @ covariances @ self._motion.T
+        heights = means[:, 3]
+        pos = (self.position_weight * heights) ** 2
+        vel = (self.velocity_weight * heights) ** 2
+        aspect, aspect_velocity = (noise**2 for noise in self.aspect_noise)
+        for index, variance in enumerate((pos, pos, aspect, pos, vel, vel, aspect_velocity, vel)):
+            new_covariances[:, index, index] += variance
         return new_means, new_covariances
 
     def project(
         self, means: NDArray[np.float64], covariances: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Measurement-space distributions of (N, 8) states, measurement noise included: (N, 4), (N, 4, 4)."""
-        std = self.position_weight * means[:, 3]
-        noise_std = np.stack([std, std, np.full_like(std, 1e-1), std], axis=1)
-        noise = np.einsum("ni,ij->nij", noise_std**2, np.eye(MEASUREMENT_DIM))
-        projected_means = means @ self._observation.T
-        projected_covariances = self._observation @ covariances @ self._observation.T + noise
-        return projected_means, projected_covariances
+        variance = (self.measurement_weight * means[:, 3]) ** 2
+        projected = covariances[:, :MEASUREMENT_DIM, :MEASUREMENT_DIM].copy()
+        for index, noise in enumerate((variance, variance, 1e-2, variance)):
+            projected[:, index, index] += noise
+        return means[:, :MEASUREMENT_DIM], projected
 
     def update(
-        self, mean: NDArray[np.float64], covariance: NDArray[np.float64], measurement: NDArray[np.float64]
+        self, means: NDArray[np.float64], covariances: NDArray[np.float64], measurements: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Correct one (8,) state and (8, 8) covariance with a matched (4,) measurement."""
-        projected_means, projected_covariances = self.project(mean[None, :], covariance[None, :, :])
-        projected_cov = projected_covariances[0]
-        # K = P H^T S^-1, solved rather than inverted (S is symmetric, so K^T = S^-1 H P).
-        gain = np.linalg.solve(projected_cov, self._observation @ covariance).T
-        new_mean = mean + gain @ (measurement - projected_means[0])
-        new_covariance = covariance - gain @ projected_cov @ gain.T
-        return new_mean, new_covariance
+        """Correct (N, 8) states and (N, 8, 8) covariances with one matched (N, 4) measurement each."""
+        if len(means) == 0:
+            return means, covariances
+        projected_means, projected_covariances = self.project(means, covariances)
+        # K = P H^T S^-1, solved rather than inverted (S is symmetric, so K^T = S^-1 H P); H only selects the
+        # first four state components, so H P is a slice.
+        gain = np.swapaxes(np.linalg.solve(projected_covariances, covariances[:, :MEASUREMENT_DIM, :]), 1, 2)
+        innovation = measurements - projected_means
+        new_means = means + np.einsum("nij,nj->ni", gain, innovation)
+        new_covariances = covariances - gain @ projected_covariances @ np.swapaxes(gain, 1, 2)
+        return new_means, new_covariances
 
     def gating_distances(
         self, means: NDArray[np.float64], covariances: NDArray[np.float64], measurements: NDArray[np.float64]
     ) -> NDArray[np.float64]:
-        """Squared Mahalanobis distances, shape (N, M), of (M, 4) measurements to (N,) states' projections.
-
-        numpy's batched solver over 4x4 systems: per-track scipy calls cost more in overhead than arithmetic.
-        """
+        """Squared Mahalanobis distances, shape (N, M), of (M, 4) measurements to (N,) states' projections."""
         if len(means) == 0 or len(measurements) == 0:
             return np.zeros((len(means), len(measurements)))
         projected_means, projected_covariances = self.project(means, covariances)
         residuals = measurements[None, :, :] - projected_means[:, None, :]
         solved = np.linalg.solve(projected_covariances, np.swapaxes(residuals, 1, 2))
         return np.einsum("nmi,nim->nm", residuals, solved)
+
+
+def warp_states(
+    means: NDArray[np.float64], covariances: NDArray[np.float64], affine: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """States moved by a camera motion: ``affine`` (2, 3) maps the previous frame's pixels to the current one's.
+
+    The centre goes through the whole transform, its velocity through the linear part, and the height and its
+    velocity scale with the transform's zoom ``sqrt(|det A|)``; the aspect ratio stays (BoT-SORT's camera-motion
+    compensation warps centre and velocity the same way). Covariances follow as ``J P J^T``.
+    """
+    if len(means) == 0:
+        return means, covariances
+    linear, shift = affine[:, :2], affine[:, 2]
+    zoom = float(np.sqrt(abs(np.linalg.det(linear))))
+    jacobian = np.zeros((STATE_DIM, STATE_DIM))
+    for start in (0, 4):
+        jacobian[start : start + 2, start : start + 2] = linear
+        jacobian[start + 2, start + 2] = 1.0
+        jacobian[start + 3, start + 3] = zoom
+    new_means = means @ jacobian.T
+    new_means[:, :2] += shift
+    return new_means, jacobian @ covariances @ jacobian.T
+
+
+def _diagonal(variances: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(N, d) variances as (N, d, d) diagonal matrices."""
+    n, d = variances.shape
+    out = np.zeros((n, d, d))
+    out[:, np.arange(d), np.arange(d)] = variances
+    return out

@@ -33,15 +33,15 @@ def assign(cost: NDArray[np.float64], max_cost: float) -> Assignment:
     n_rows, n_columns = cost.shape
     if n_rows == 0 or n_columns == 0:
         return Assignment(np.zeros((0, 2), dtype=np.intp), np.arange(n_rows), np.arange(n_columns))
-    allowed = np.isfinite(cost) & (cost <= max_cost)
+    allowed = cost <= max_cost  # False for inf and nan too
     rows, columns = linear_sum_assignment(np.where(allowed, cost, _FORBIDDEN))
     keep = allowed[rows, columns]
-    matches = np.stack([rows[keep], columns[keep]], axis=1).astype(np.intp)
-    return Assignment(
-        matches=matches,
-        unmatched_rows=np.setdiff1d(np.arange(n_rows), matches[:, 0]),
-        unmatched_columns=np.setdiff1d(np.arange(n_columns), matches[:, 1]),
-    )
+    matches = np.column_stack([rows[keep], columns[keep]]).astype(np.intp)
+    row_free = np.ones(n_rows, dtype=bool)
+    row_free[matches[:, 0]] = False
+    column_free = np.ones(n_columns, dtype=bool)
+    column_free[matches[:, 1]] = False
+    return Assignment(matches, np.flatnonzero(row_free), np.flatnonzero(column_free))
 
 
 def class_mismatch(track_classes: NDArray[np.int64], detection_classes: NDArray[np.int64]) -> NDArray[np.bool_]:

@@ -6,7 +6,10 @@ top-left corner:
 - ground truth: ``frame,id,x,y,w,h`` (6 columns) or ``frame,id,x,y,w,h,conf,class,visibility`` (9), optionally
   followed by one more column (10, ignored). ``conf`` is MOT's evaluation flag: 0 marks a box not to evaluate;
 - tracker output: ``frame,id,x,y,w,h,conf,-1,-1,-1`` (6 to 10 columns; without ``conf`` it reads as 1);
-- detections: ``frame,-1,x,y,w,h,conf,-1,-1,-1`` (7 to 10 columns).
+- detections: ``frame,-1,x,y,w,h,conf,-1,-1,-1`` (7 to 10 columns). Two optional extensions for a tracker's
+  input: column 8 is the detection's integer class (MOT ground truth's class column; -1 on every row, as MOT's own
+  files have it, means no classes), and columns 11 onwards are its appearance embedding, one value per column
+  (DeepSORT's detection files put the features after the ten MOT columns the same way).
 
 Files are read with pyarrow's CSV reader (a 90-minute match is millions of rows). Anything it rejects, and any
 bad value, sends the file through a line-by-line reader whose only job is to say which line and which field is
@@ -15,6 +18,7 @@ wrong; that reader also accepts what pyarrow is strict about (spaces after comma
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,11 @@ DETECTION_COLUMNS = ("frame", "x", "y", "w", "h", "conf")
 _INT_COLUMNS = ("frame", "id", "cls")
 
 
+# Detection files: the class column (0-based position) and where the embedding columns start.
+_CLASS_POSITION = 7
+_EMBEDDING_START = 10
+
+
 @dataclass(frozen=True)
 class _Layout:
     kind: str
@@ -42,16 +51,34 @@ class _Layout:
     """Name of each file column by position; columns past the end are read but ignored."""
     column_counts: frozenset[int]
     unique_ids: bool
+    embeddings: bool = False
+    """Columns past the tenth are an embedding (detections only)."""
+    for_tracker: bool = False
+    """Also the tracker's rules: boxes have an area, embeddings are not all zero."""
+
+    def accepts(self, n_columns: int) -> bool:
+        return n_columns in self.column_counts or (self.embeddings and n_columns > _EMBEDDING_START)
+
+    def allowed(self) -> str:
+        counts = ", ".join(str(n) for n in sorted(self.column_counts))
+        return f"{counts} (or more: an embedding)" if self.embeddings else counts
 
     def field(self, position: int) -> str:
+        if self.embeddings and position >= _EMBEDDING_START:
+            return f"emb_{position - _EMBEDDING_START}"
         return self.field_names[position] if position < len(self.field_names) else f"column {position + 1}"
 
 
 _GT = _Layout("ground truth", GT_COLUMNS, frozenset({6, 9, 10}), unique_ids=True)
 _TRACKER = _Layout("tracker", TRACKER_COLUMNS, frozenset({6, 7, 8, 9, 10}), unique_ids=True)
 _DETECTIONS = _Layout(
-    "detection", ("frame", "id", "x", "y", "w", "h", "conf"), frozenset({7, 8, 9, 10}), unique_ids=False
+    "detection",
+    ("frame", "id", "x", "y", "w", "h", "conf", "cls"),
+    frozenset({7, 8, 9, 10}),
+    unique_ids=False,
+    embeddings=True,
 )
+_TRACKER_INPUT = dataclasses.replace(_DETECTIONS, for_tracker=True)
 
 
 def mot_gt_path(path: str | Path) -> Path:
@@ -82,10 +109,22 @@ def read_mot_tracker(path: str | Path) -> pd.DataFrame:
     return _frame(values, TRACKER_COLUMNS, range(7))
 
 
-def read_mot_detections(path: str | Path) -> pd.DataFrame:
-    """Detections: columns ``frame,x,y,w,h,conf`` (the id column, -1 by convention, is dropped)."""
-    values, _ = _read(Path(path), _DETECTIONS)
-    return _frame(values, DETECTION_COLUMNS, (0, 2, 3, 4, 5, 6))
+def read_mot_detections(path: str | Path, *, for_tracker: bool = False) -> pd.DataFrame:
+    """Detections: columns ``frame,x,y,w,h,conf`` (the id column, -1 by convention, is dropped), then ``cls``
+    when column 8 holds classes and ``emb_0 .. emb_{D-1}`` when the rows go on past ten columns.
+
+    ``for_tracker``: also reject what the tracker cannot use, naming the line: a box without area, an all-zero
+    embedding.
+    """
+    values, n_columns = _read(Path(path), _TRACKER_INPUT if for_tracker else _DETECTIONS)
+    names, positions = list(DETECTION_COLUMNS), [0, 2, 3, 4, 5, 6]
+    if n_columns > _CLASS_POSITION and len(values) and (values[:, _CLASS_POSITION] >= 0).any():
+        names.append("cls")
+        positions.append(_CLASS_POSITION)
+    for position in range(_EMBEDDING_START, n_columns):
+        names.append(f"emb_{position - _EMBEDDING_START}")
+        positions.append(position)
+    return _frame(values, names, positions)
 
 
 def write_mot_tracker_file(path: str | Path, tracks: pd.DataFrame) -> None:
@@ -104,22 +143,34 @@ def write_mot_gt(path: str | Path, gt: pd.DataFrame) -> None:
 
 
 def write_mot_detections(path: str | Path, detections: pd.DataFrame) -> None:
-    """Write ``frame,-1,x,y,w,h,conf,-1,-1,-1`` rows sorted by frame."""
-    _write(path, detections.assign(id=-1), ("frame", "id", "x", "y", "w", "h", "conf"), n_minus_ones=3)
+    """Write ``frame,-1,x,y,w,h,conf,-1,-1,-1`` rows sorted by frame; a ``cls`` column goes into column 8 and
+    ``emb_0 .. emb_{D-1}`` columns after the tenth (the extensions :func:`read_mot_detections` reads)."""
+    columns = ["frame", "id", "x", "y", "w", "h", "conf"]
+    if "cls" in detections.columns:
+        columns.append("cls")
+    embedding = sorted(
+        (c for c in detections.columns if str(c).startswith("emb_") and str(c)[4:].isdigit()),
+        key=lambda c: int(str(c)[4:]),
+    )
+    _write(path, detections.assign(id=-1), columns, n_minus_ones=10 - len(columns), trailing=embedding)
 
 
 # -- writing ---------------------------------------------------------------------------------------
 
 # Box coordinates keep 1/100 px and scores 1e-4: far below any IoU or threshold that reads them back.
 _DECIMALS = {"x": 2, "y": 2, "w": 2, "h": 2, "conf": 4, "visibility": 4}
+_EMBEDDING_DECIMALS = 6
 
 
-def _write(path: str | Path, table: pd.DataFrame, columns: Sequence[str], n_minus_ones: int) -> None:
+def _write(
+    path: str | Path, table: pd.DataFrame, columns: Sequence[str], n_minus_ones: int, trailing: Sequence[str] = ()
+) -> None:
+    """``columns``, then ``n_minus_ones`` columns of -1, then ``trailing`` (embedding values)."""
     missing = [name for name in columns if name not in table.columns]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", file=path, field=missing[0])
     out = pd.DataFrame(index=table.index)
-    for name in columns:
+    for name in [*columns, *trailing]:
         series = pd.to_numeric(table[name], errors="coerce").astype(float)
         bad = np.flatnonzero(~np.isfinite(series.to_numpy()))
         if len(bad):
@@ -131,9 +182,9 @@ def _write(path: str | Path, table: pd.DataFrame, columns: Sequence[str], n_minu
         if name in _INT_COLUMNS:
             out[name] = series.round().astype(np.int64)
         else:
-            out[name] = series.round(_DECIMALS[name])
+            out[name] = series.round(_DECIMALS.get(name, _EMBEDDING_DECIMALS))
     for i in range(n_minus_ones):
-        out[f"_pad{i}"] = -1
+        out.insert(len(columns) + i, f"_pad{i}", -1)
     out = out.sort_values(["frame", "id"])
     # pyarrow writes the shortest repr of each (rounded) float, 8x faster than DataFrame.to_csv.
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
@@ -157,7 +208,7 @@ def _read(path: Path, layout: _Layout) -> tuple[NDArray[np.float64], int]:
     if not path.is_file():
         raise InputError(f"{layout.kind} file not found", file=path)
     fast = _read_fast(path)
-    if fast is not None and fast.shape[1] in layout.column_counts and _first_problem(fast, layout) is None:
+    if fast is not None and layout.accepts(fast.shape[1]) and _first_problem(fast, layout) is None:
         return fast, fast.shape[1]
     values, line_numbers = _read_lines(path, layout)
     problem = _first_problem(values, layout)
@@ -209,10 +260,9 @@ def _read_lines(path: Path, layout: _Layout) -> tuple[NDArray[np.float64], NDArr
             if len(fields) > 1 and fields[-1] == "":
                 fields = fields[:-1]  # a trailing comma, common in MOT tools' output
             if expected is None:
-                if len(fields) not in layout.column_counts:
-                    allowed = ", ".join(str(n) for n in sorted(layout.column_counts))
+                if not layout.accepts(len(fields)):
                     raise InputError(
-                        f"{len(fields)} comma-separated fields; a {layout.kind} file has {allowed}",
+                        f"{len(fields)} comma-separated fields; a {layout.kind} file has {layout.allowed()}",
                         file=path,
                         row=line_number,
                     )
@@ -243,7 +293,10 @@ def _first_problem(values: NDArray[np.float64], layout: _Layout) -> tuple[int, i
     if len(values) == 0:
         return None
     checks: list[tuple[NDArray[np.bool_], int, str]] = []
-    for position in range(min(values.shape[1], len(layout.field_names))):
+    checked = values.shape[1] if layout.embeddings else min(values.shape[1], len(layout.field_names))
+    for position in range(checked):
+        if layout.embeddings and len(layout.field_names) <= position < _EMBEDDING_START:
+            continue  # MOT's unused 3D columns
         checks.append((~np.isfinite(values[:, position]), position, "not a finite number"))
     frame = values[:, 0]
     checks.append(((frame < 1) | (frame != np.round(frame)), 0, "frame must be an integer >= 1"))
@@ -259,5 +312,26 @@ def _first_problem(values: NDArray[np.float64], layout: _Layout) -> tuple[int, i
     if layout.unique_ids:
         duplicated = pd.DataFrame({"frame": frame, "id": values[:, 1]}).duplicated().to_numpy()
         checks.append((duplicated, 1, "the same id appears twice in one frame"))
+    if layout.embeddings:
+        checks.extend(_detection_problems(values, layout))
     found = [(int(np.argmax(mask)), position, message) for mask, position, message in checks if mask.any()]
     return min(found) if found else None
+
+
+def _detection_problems(values: NDArray[np.float64], layout: _Layout) -> list[tuple[NDArray[np.bool_], int, str]]:
+    """A detection file's own rules: classes on every row or on none; for a tracker, boxes with an area and
+    embeddings that are not all zero."""
+    checks = []
+    if values.shape[1] > _CLASS_POSITION:
+        cls = values[:, _CLASS_POSITION]
+        if (cls >= 0).any():
+            message = "class must be an integer >= 0 (-1 means no class only when every row has -1)"
+            checks.append((cls < 0, _CLASS_POSITION, message))
+    if layout.for_tracker:
+        width_at = layout.field_names.index("w")
+        checks.append((values[:, width_at] <= 0, width_at, "box width must be > 0"))
+        checks.append((values[:, width_at + 1] <= 0, width_at + 1, "box height must be > 0"))
+        if values.shape[1] > _EMBEDDING_START:
+            zero = ~np.any(values[:, _EMBEDDING_START:] != 0, axis=1)
+            checks.append((zero, _EMBEDDING_START, "the embedding is all zeros"))
+    return checks

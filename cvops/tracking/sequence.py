@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import NoReturn
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from cvops.errors import InputError
 from cvops.tracking.config import TrackerConfig
@@ -20,7 +20,11 @@ _EMBEDDING_COLUMN = re.compile(r"^emb_(\d+)$")
 
 
 def track_sequence(
-    detections: pd.DataFrame, config: TrackerConfig | None = None, *, frames: Iterable[int] | None = None
+    detections: pd.DataFrame,
+    config: TrackerConfig | None = None,
+    *,
+    frames: Iterable[int] | None = None,
+    camera_motion: Mapping[int, ArrayLike] | None = None,
 ) -> pd.DataFrame:
     """Track one sequence of detections; returns ``frame,track_id,x,y,w,h,conf,cls`` sorted by frame and id.
 
@@ -32,6 +36,10 @@ def track_sequence(
     looked at. By default every frame from the first detection's to the last one's. A clip sampled every
     ``n``-th frame must pass its frames: stepping the frames in between would make every track miss every
     other step, and a track born after the first frame would never be confirmed.
+
+    ``camera_motion``: per stepped frame, the (2, 3) affine transform from the previous stepped frame's pixels to
+    this frame's (``cvops.tracking.camera_motion``); the tracker moves its predictions with the camera. Frames
+    missing from the mapping are taken as a still camera.
     """
     frame_of_row, boxes, scores, classes = _core_columns(detections)
     embeddings = _embeddings(detections)
@@ -47,7 +55,11 @@ def track_sequence(
     for frame, start, end in zip(steps.tolist(), starts, ends, strict=True):
         rows = order[start:end]
         result = tracker.update(
-            boxes[rows], scores[rows], classes[rows], None if embeddings is None else embeddings[rows]
+            boxes[rows],
+            scores[rows],
+            classes[rows],
+            None if embeddings is None else embeddings[rows],
+            camera_motion=None if camera_motion is None else camera_motion.get(frame),
         )
         out["frame"].append(np.full(len(result), frame, dtype=np.int64))
         out["track_id"].append(result.track_ids)

@@ -8,19 +8,19 @@ See ``docs/video.md`` for how frames are addressed, read, planned and cached. Th
 
 from cvops.video.errors import FrameExtractionError, SourceReadError
 from cvops.video.extract import (
-    ExtractedSample,
     ExtractionResult,
     ExtractionStats,
-    Method,
     VideoRequest,
     extract_frames,
     extract_videos,
     progress_reporter,
 )
 from cvops.video.extractor import FrameExtractor, FrameReader
-from cvops.video.options import ReaderSettings
+from cvops.video.frame_ranges import FrameRanges, parse_frame_ranges
+from cvops.video.options import Method, ReaderSettings
 from cvops.video.preview import render_preview
 from cvops.video.sample_store import SampleEncoding, SampleStore
+from cvops.video.sink import ExtractedSample
 
 __all__ = [
     "ExtractedSample",
@@ -28,6 +28,7 @@ __all__ = [
     "ExtractionStats",
     "FrameExtractionError",
     "FrameExtractor",
+    "FrameRanges",
     "FrameReader",
     "Method",
     "ReaderSettings",
@@ -37,6 +38,7 @@ __all__ = [
     "VideoRequest",
     "extract_frames",
     "extract_videos",
+    "parse_frame_ranges",
     "progress_reporter",
     "render_preview",
 ]

@@ -9,59 +9,33 @@ what it finished and a re-run fetches only the rest.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from enum import StrEnum
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from cvops.errors import CvopsError, InputError
-from cvops.io import write_text_atomic
-from cvops.video.errors import FrameExtractionError, SourceReadError
-from cvops.video.ffmpeg_reader import FfmpegSeek, ffmpeg_command, ffmpeg_frame, frame_seconds
-from cvops.video.frame_table import FrameTable
-from cvops.video.hls import HlsIndex
-from cvops.video.options import ReaderSettings
-from cvops.video.planner import DecodeRun, partition_in_order, plan_mp4
-from cvops.video.pyav_reader import Mp4Decoder, PyavSeekReader, open_mp4
+from cvops.errors import InputError
+from cvops.redaction import redact_url
+from cvops.video.frame_ranges import FrameRanges
+from cvops.video.hls_tasks import hls_tasks
+from cvops.video.mp4_tasks import frame_table, mp4_tasks
+from cvops.video.options import Method, ReaderSettings
 from cvops.video.sample_store import SampleEncoding, SampleStore
+from cvops.video.sink import ExtractedSample, Progress, ProgressCounter, SampleSink
 from cvops.video.source import VideoSource, open_source
-from cvops.video.uri import ContainerKind, SourceKind, resolve_video
-
-Progress = Callable[[int, int], None]
-
-
-class Method(StrEnum):
-    """How frames are read. Only ``exact`` is exact everywhere; the others exist to be measured against."""
-
-    EXACT = "exact"
-    PYAV_SEEK = "pyav-seek"
-    FFMPEG_SEEK = "ffmpeg-seek"
-    FFMPEG_COARSE = "ffmpeg-coarse"
-
-
-@dataclass(frozen=True)
-class ExtractedSample:
-    frame: int
-    sample_key: str
-    path: Path
-    bytes: int
-    cached: bool
+from cvops.video.tasks import Task, TaskOptions
+from cvops.video.uri import ContainerKind, resolve_video
 
 
 @dataclass(frozen=True)
 class ExtractionStats:
-    bytes_read_from_source: int  # everything this process fetched (ffmpeg's own reads are not included)
+    bytes_read_from_source: int  # everything fetched for this video (the ffmpeg methods' reads through the feed too)
     source_requests: int
     seconds: float
     n_extracted: int
@@ -114,6 +88,9 @@ def extract_frames(
 ) -> ExtractionResult:
     """Extract ``frames`` (1-based, presentation order) of ``video`` into the sample store.
 
+    ``frames`` is any sequence of frame numbers; a :class:`~cvops.video.FrameRanges` (or a ``range``) is checked
+    against the video's frame count before it is expanded.
+
     ``video`` is a path (relative to ``base_dir``, the label store), an ``http(s)://`` or an ``s3://`` URL, of an
     mp4 or an HLS playlist. ``progress(done, total)`` is called (from worker threads, one call at a time) as
     samples are found in the store or extracted. Raises :class:`~cvops.errors.InputError` for a bad address or
@@ -156,7 +133,7 @@ def extract_videos(
         workers=max(1, max_workers or os.cpu_count() or 1),
         base_dir=Path(base_dir) if base_dir is not None else None,
         allow_local=allow_local,
-        progress=_ProgressCounter(progress),
+        progress=ProgressCounter(progress),
     )
     jobs = [_VideoJob(request, context) for request in requests]
     context.progress.total = sum(len(job.frames) for job in jobs)
@@ -166,14 +143,15 @@ def extract_videos(
 
 def progress_reporter(report: Callable[[str], None], *, label: str, interval_s: float = 5.0) -> Progress:
     """A progress callback that reports ``label: done/total frames`` at most every ``interval_s`` seconds (and
-    at the end), for logs where one line per frame would drown everything else."""
+    at the end), for logs where one line per frame would drown everything else. A URL label is shown redacted."""
     last = [float("-inf")]
+    shown = redact_url(label)
 
     def progress(done: int, total: int) -> None:
         now = time.monotonic()
         if done >= total or now - last[0] >= interval_s:
             last[0] = now
-            report(f"{label}: {done}/{total} frames")
+            report(f"{shown}: {done}/{total} frames")
 
     return progress
 
@@ -187,208 +165,40 @@ class _Context:
     workers: int
     base_dir: Path | None
     allow_local: bool
-    progress: _ProgressCounter
-
-
-class _ProgressCounter:
-    def __init__(self, callback: Progress | None) -> None:
-        self._callback = callback
-        self._lock = threading.Lock()
-        self.done = 0
-        self.total = 0
-
-    def advance(self, count: int) -> None:
-        if count <= 0:
-            return
-        with self._lock:
-            self.done += count
-            if self._callback is not None:
-                self._callback(self.done, self.total)
+    progress: ProgressCounter
 
 
 class _VideoJob:
-    """One video's extraction: prepared on a worker, then its decode tasks run on the pool."""
+    """One video's extraction: opened and planned on a worker, then its decode tasks run on the pool.
+
+    The work itself is elsewhere: the source (:mod:`cvops.video.source`), the planners (``mp4_tasks``,
+    ``hls_tasks``, ``ffmpeg_reader``) and the samples (:class:`~cvops.video.sink.SampleSink`).
+    """
 
     def __init__(self, request: VideoRequest, context: _Context) -> None:
         self.request = request
         self.context = context
         self.frames = _validated_frames(request)
+        self.sink: SampleSink | None = None  # made once the frames are known to be in the video
         self.source: VideoSource | None = None
-        self.keys: dict[int, str] = {}
-        self.samples: dict[int, ExtractedSample] = {}
         self.started = 0.0
-        self.last_done = 0.0
         self.finished = False
-        self._lock = threading.Lock()
 
-    # -- preparation -----------------------------------------------------------------------------------------
-
-    def prepare(self) -> list[Callable[[], None]]:
+    def prepare(self) -> list[Task]:
         """Fingerprint the video, take what the store has, plan the rest; return the decode tasks."""
         self.started = time.perf_counter()
         context = self.context
         location = resolve_video(self.request.video, context.base_dir, allow_local=context.allow_local)
         source = self.source = open_source(location, context.settings)
-        for frame in self.frames:
-            self.keys[frame] = context.store.key(source.fingerprint, frame, context.encoding, context.method)
-        for frame in self.frames:
-            path = context.store.get(self.keys[frame], context.encoding)
-            if path is not None:
-                self._record(frame, path, path.stat().st_size, cached=True)
-        missing = [frame for frame in self.frames if frame not in self.samples]
-        context.progress.advance(len(self.samples))
-        self.last_done = time.perf_counter()
+        options = TaskOptions(context.method, context.settings, 2 * context.workers, context.store.tables)
+        if isinstance(self.frames, FrameRanges):  # not expanded yet: bound it by the video first
+            _check_last_frame(source, self.frames.last, options)
+        self.sink = SampleSink(self.frames, context.store, context.encoding, context.method, context.progress)
+        missing = self.sink.take_cached(source.fingerprint)
         if not missing:
             return []
-        if source.container is ContainerKind.HLS:
-            return self._hls_tasks(source, missing)
-        return self._mp4_tasks(source, missing)
-
-    def _mp4_tasks(self, source: VideoSource, missing: list[int]) -> list[Callable[[], None]]:
-        context = self.context
-        table = self._frame_table(source)
-        beyond = [frame for frame in missing if frame > table.n_frames]
-        if beyond:
-            raise InputError(
-                f"frame {beyond[0]} is past the end of the video ({table.n_frames} frames)",
-                file=source.name,
-                field="frame",
-            )
-        max_tasks = 2 * context.workers
-        if context.method is Method.EXACT:
-            plans = plan_mp4(table, missing, max_tasks=max_tasks, seek_cost_frames=context.settings.seek_cost_frames)
-            return [lambda runs=runs: self._exact_mp4_task(source, table, runs) for runs in plans]
-        chunks = partition_in_order(missing, [1] * len(missing), max_tasks)
-        if context.method is Method.PYAV_SEEK:
-            return [lambda chunk=chunk: self._pyav_seek_task(source, table, chunk) for chunk in chunks]
-        info = table.info
-        if not info.average_rate:
-            raise FrameExtractionError(f"{source.name}: no frame rate, so time-based seeking cannot be used")
-        duration = 1 / Fraction(info.average_rate)
-        return [lambda chunk=chunk: self._ffmpeg_task(source, chunk, duration) for chunk in chunks]
-
-    def _hls_tasks(self, source: VideoSource, missing: list[int]) -> list[Callable[[], None]]:
-        context = self.context
-        hls = source.hls
-        index_path = source.hls_index_path(context.store.tables)
-        if index_path.is_file():
-            # A damaged cache entry is ignored: the index starts afresh and is rewritten at the end.
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                hls.use_index(HlsIndex.from_json(index_path.read_text()))
-        if context.method is Method.PYAV_SEEK:
-            raise FrameExtractionError(f"{source.name}: the pyav-seek method reads mp4 only")
-        max_tasks = 2 * context.workers
-        if context.method is Method.EXACT:
-            by_segment: dict[int, list[int]] = {}
-            for frame in missing:
-                by_segment.setdefault(hls.estimate_segment(frame), []).append(frame)
-            groups = [by_segment[k] for k in sorted(by_segment)]
-            chunks = partition_in_order(groups, [1] * len(groups), max_tasks)
-            return [
-                lambda chunk=chunk: self._exact_hls_task(source, [f for group in chunk for f in group])
-                for chunk in chunks
-            ]
-        anchor = hls.anchor
-        duration = anchor.frame_ticks * anchor.time_base
-        chunks = partition_in_order(missing, [1] * len(missing), max_tasks)
-        return [lambda chunk=chunk: self._ffmpeg_task(source, chunk, duration) for chunk in chunks]
-
-    def _frame_table(self, source: VideoSource) -> FrameTable:
-        path = source.frame_table_path(self.context.store.tables)
-        if path.is_file():
-            try:
-                return FrameTable.load(path)
-            except (OSError, ValueError, KeyError):
-                pass  # damaged: rebuild and overwrite
-        try:
-            container, stream = open_mp4(source.open_file(), decoder_threads=1)
-        except av.FFmpegError as exc:
-            raise InputError(f"is not a readable MP4 ({exc.strerror})", file=source.name, field="video") from exc
-        try:
-            table = FrameTable.from_stream(stream)
-        except ValueError as exc:
-            raise InputError(str(exc), file=source.name, field="video") from exc
-        finally:
-            container.close()
-        table.save(path)
-        return table
-
-    # -- decode tasks ----------------------------------------------------------------------------------------
-
-    def _exact_mp4_task(self, source: VideoSource, table: FrameTable, runs: list[DecodeRun]) -> None:
-        frames = [frame for run in runs for frame in run.frames]
-        with self._failures_named(source, frames):
-            settings = self.context.settings
-            with Mp4Decoder(
-                source.open_file,
-                table,
-                name=source.name,
-                decoder_threads=settings.decoder_threads,
-                skip_unreferenced=settings.skip_unreferenced,
-            ) as decoder:
-                decoder.decode(runs, self._store)
-
-    def _exact_hls_task(self, source: VideoSource, frames: list[int]) -> None:
-        hls = source.hls
-        with self._failures_named(source, frames):
-            wanted: dict[int, dict[int, int]] = {}
-            for frame in frames:
-                segment, pts = hls.locate(frame)
-                wanted.setdefault(segment, {})[pts] = frame
-            for segment in sorted(wanted):
-                missing = hls.decode(segment, wanted[segment], self._store)
-                if missing:
-                    raise FrameExtractionError(
-                        f"{source.name}: frame(s) {_list(missing)} were not produced by decoding segment {segment}"
-                    )
-
-    def _pyav_seek_task(self, source: VideoSource, table: FrameTable, frames: list[int]) -> None:
-        with self._failures_named(source, frames):
-            reader = PyavSeekReader(source.open_file, table, decoder_threads=self.context.settings.decoder_threads)
-            try:
-                reader.read(frames, self._store)
-            finally:
-                reader.close()
-
-    def _ffmpeg_task(self, source: VideoSource, frames: list[int], frame_duration_s: Fraction) -> None:
-        seek = FfmpegSeek.INPUT if self.context.method is Method.FFMPEG_SEEK else FfmpegSeek.COARSE_THEN_ACCURATE
-        location = source.location
-        url, kind = location.uri, location.kind
-        if kind is SourceKind.S3:
-            if source.container is ContainerKind.HLS:
-                raise FrameExtractionError(f"{source.name}: ffmpeg cannot read HLS from S3 (unsigned segment URLs)")
-            url, kind = source.transport.presign(location.uri), SourceKind.HTTP
-        elif source.container is ContainerKind.HLS:
-            url = source.hls.playlist.location.uri
-        timeout = self.context.settings.timeout_s * (self.context.settings.retries + 1)
-        for frame in frames:
-            command = ffmpeg_command(
-                url,
-                frame_seconds(frame, frame_duration_s),
-                kind=kind,
-                container=source.container,
-                seek=seek,
-                timeout_s=self.context.settings.timeout_s,
-            )
-            self._store(frame, ffmpeg_frame(command, timeout_s=timeout, name=source.name, frame=frame))
-
-    def _failures_named(self, source: VideoSource, frames: list[int]) -> contextlib.AbstractContextManager[None]:
-        return _named_failures(source.name, lambda: [f for f in frames if f not in self.samples])
-
-    # -- results ---------------------------------------------------------------------------------------------
-
-    def _store(self, frame: int, picture: av.VideoFrame | Image.Image) -> None:
-        image = picture.to_image() if isinstance(picture, av.VideoFrame) else picture
-        encoding = self.context.encoding
-        data = encoding.encode(image)
-        path = self.context.store.put(self.keys[frame], encoding, data)
-        self._record(frame, path, len(data), cached=False)
-        self.last_done = time.perf_counter()
-        self.context.progress.advance(1)
-
-    def _record(self, frame: int, path: Path, size: int, *, cached: bool) -> None:
-        with self._lock:
-            self.samples[frame] = ExtractedSample(frame, self.keys[frame], path, size, cached)
+        planner = hls_tasks if source.container is ContainerKind.HLS else mp4_tasks
+        return planner(source, missing, options, self.sink)
 
     def finish(self) -> None:
         """Keep what was learned about an HLS video (even after a failure: it is still true) and free the
@@ -397,33 +207,21 @@ class _VideoJob:
         if source is None or self.finished:
             return
         self.finished = True
-        if source.hls is not None and source.hls.changed:
-            write_text_atomic(source.hls_index_path(self.context.store.tables), source.hls.index.to_json())
+        source.keep_learned(self.context.store.tables)
         source.release()
 
     def result(self) -> ExtractionResult:
-        samples = tuple(self.samples[frame] for frame in self.frames)
+        samples = self.sink.in_order() if self.sink is not None else ()
         n_cached = sum(sample.cached for sample in samples)
         transport = self.source.transport
         stats = ExtractionStats(
             bytes_read_from_source=transport.bytes_read,
             source_requests=transport.requests,
-            seconds=self.last_done - self.started,
+            seconds=self.sink.last_done - self.started,
             n_extracted=len(samples) - n_cached,
             n_cached=n_cached,
         )
         return ExtractionResult(self.source.name, self.source.fingerprint, samples, stats)
-
-
-@contextlib.contextmanager
-def _named_failures(name: str, frames_left: Callable[[], list[int]]) -> Iterator[None]:
-    """Turn a read or decode failure inside a task into one error naming the video and the frames left."""
-    try:
-        yield
-    except (FrameExtractionError, InputError):
-        raise
-    except (SourceReadError, av.FFmpegError, OSError, CvopsError) as exc:
-        raise FrameExtractionError(f"{name}: frame(s) {_list(frames_left())}: {exc}") from exc
 
 
 def _run(jobs: list[_VideoJob], workers: int) -> None:
@@ -460,15 +258,31 @@ def _run(jobs: list[_VideoJob], workers: int) -> None:
         raise error
 
 
-def _validated_frames(request: VideoRequest) -> list[int]:
+def _validated_frames(request: VideoRequest) -> Sequence[int]:
+    """The requested frames, sorted and unique; ranges stay ranges (see :mod:`cvops.video.frame_ranges`)."""
+    if isinstance(request.frames, FrameRanges):
+        return request.frames
+    if isinstance(request.frames, range) and request.frames.step == 1:
+        return FrameRanges([(request.frames.start, request.frames.stop - 1)] if request.frames else [])
     frames: set[int] = set()
     for value in request.frames:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"frame numbers are integers from 1, got {value!r}", file=request.video, field="frame")
+            raise InputError(
+                f"frame numbers are integers from 1, got {value!r}", file=redact_url(request.video), field="frame"
+            )
         frames.add(int(value))
     return sorted(frames)
 
 
-def _list(frames: Sequence[int], limit: int = 10) -> str:
-    shown = ", ".join(map(str, frames[:limit]))
-    return shown + (f" and {len(frames) - limit} more" if len(frames) > limit else "")
+def _check_last_frame(source: VideoSource, last: int, options: TaskOptions) -> None:
+    """Refuse frames past the end of the video before they are listed (mp4: its frame table; HLS: a bound from the
+    playlist's durations, loose but enough to refuse absurd requests; the exact end is checked as frames are
+    located)."""
+    if source.container is ContainerKind.HLS:
+        count, what = source.hls.max_frames(), "at most "
+    else:
+        count, what = frame_table(source, options).n_frames, ""
+    if last > count:
+        raise InputError(
+            f"frame {last} is past the end of the video ({what}{count} frames)", file=source.name, field="frame"
+        )

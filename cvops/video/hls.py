@@ -17,8 +17,7 @@ Numbering (frame 1 = first decoded frame) comes from one of two modes:
 Either way the segment timestamps learned are kept in a per-video :class:`HlsIndex`, cached beside the mp4 frame
 tables, so later extractions fetch only the segments they decode.
 
-Only URIs on the playlist's own scheme and host are followed (:func:`cvops.video.uri.resolve_child`); encrypted
-streams are refused (after their key URI has been checked too).
+The playlist itself is parsed (and its URIs checked) by :mod:`cvops.video.playlist`.
 """
 
 from __future__ import annotations
@@ -26,171 +25,25 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import av
 import numpy as np
 
 from cvops.errors import InputError
 from cvops.video.h264 import is_disposable, nal_length_size
-from cvops.video.transport import Transport
-from cvops.video.uri import VideoLocation, resolve_child
+from cvops.video.playlist import HlsError, HlsResource, MediaPlaylist
+from cvops.video.transport import SizeLimit, Transport
 
-SegmentFormat = Literal["mpegts", "mp4"]
 EmitFrame = Callable[[int, av.VideoFrame], None]
 V = TypeVar("V")
 
-_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 _MPEG_TS_WRAP_BITS = 33
-
-
-class HlsError(InputError):
-    """A playlist that cannot be read exactly (or safely); names the playlist."""
-
-
-@dataclass(frozen=True)
-class HlsResource:
-    """A segment or init section: a location and, for ``#EXT-X-BYTERANGE``, the bytes ``[start, stop)``."""
-
-    location: VideoLocation
-    byte_range: tuple[int, int] | None = None
-
-
-@dataclass(frozen=True)
-class HlsSegment:
-    resource: HlsResource
-    duration: float
-    init: HlsResource | None
-    discontinuity: bool
-
-
-@dataclass(frozen=True)
-class Variant:
-    location: VideoLocation
-    bandwidth: int
-    resolution: tuple[int, int] | None
-
-
-@dataclass(frozen=True)
-class MediaPlaylist:
-    location: VideoLocation
-    segments: tuple[HlsSegment, ...]
-    segment_format: SegmentFormat
-
-    @property
-    def has_discontinuity(self) -> bool:
-        return any(segment.discontinuity for segment in self.segments[1:])
-
-    @property
-    def segment_starts(self) -> np.ndarray:
-        """Start of each segment in seconds from the first, by the (rounded) ``#EXTINF`` durations."""
-        durations = np.array([segment.duration for segment in self.segments], dtype=float)
-        return np.concatenate([[0.0], np.cumsum(durations)[:-1]])
-
-
-def parse_playlist(text: str, location: VideoLocation) -> MediaPlaylist | list[Variant]:
-    """Parse a master playlist (its variants) or a VOD media playlist, refusing off-origin URIs."""
-    lines = [line.strip() for line in text.lstrip("\ufeff").splitlines()]
-    lines = [line for line in lines if line]
-    if not lines or lines[0] != "#EXTM3U":
-        raise HlsError("not an HLS playlist (no #EXTM3U header)", file=location.display)
-    variants: list[Variant] = []
-    segments: list[HlsSegment] = []
-    duration: float | None = None
-    byte_range: tuple[int, int | None] | None = None
-    last_range_end: dict[str, int] = {}
-    init: HlsResource | None = None
-    discontinuity = False
-    ended = False
-    pending_variant: dict[str, str] | None = None
-    for number, line in enumerate(lines[1:], start=2):
-        if line.startswith("#"):
-            tag, _, value = line.partition(":")
-            if tag == "#EXTINF":
-                duration = _number(value.split(",", 1)[0], location, number)
-            elif tag == "#EXT-X-BYTERANGE":
-                length, _, offset = value.partition("@")
-                byte_range = (int(_number(length, location, number)), int(offset) if offset else None)
-            elif tag == "#EXT-X-DISCONTINUITY":
-                discontinuity = True
-            elif tag == "#EXT-X-ENDLIST":
-                ended = True
-            elif tag == "#EXT-X-STREAM-INF":
-                pending_variant = _attributes(value)
-            elif tag == "#EXT-X-MAP":
-                attributes = _attributes(value)
-                map_range = None
-                if "BYTERANGE" in attributes:
-                    length, _, offset = attributes["BYTERANGE"].partition("@")
-                    map_range = (int(offset or 0), int(offset or 0) + int(length))
-                init = HlsResource(_child(location, attributes, "init section (EXT-X-MAP)", number), map_range)
-            elif tag in ("#EXT-X-KEY", "#EXT-X-SESSION-KEY"):
-                attributes = _attributes(value)
-                if attributes.get("METHOD", "NONE") != "NONE":
-                    if "URI" in attributes:
-                        _child(location, attributes, "key", number)
-                    raise HlsError(
-                        f"line {number}: encrypted HLS ({attributes['METHOD']}) is not supported",
-                        file=location.display,
-                    )
-            elif tag in ("#EXT-X-MEDIA", "#EXT-X-I-FRAME-STREAM-INF") and "URI=" in value:
-                _child(location, _attributes(value), "rendition", number)  # checked, never read
-            continue
-        # A URI line.
-        if pending_variant is not None:
-            bandwidth = int(pending_variant.get("BANDWIDTH", "0") or 0)
-            resolution = None
-            if "RESOLUTION" in pending_variant:
-                width, _, height = pending_variant["RESOLUTION"].partition("x")
-                resolution = (int(width), int(height))
-            variants.append(Variant(resolve_child(location, line, what="variant"), bandwidth, resolution))
-            pending_variant = None
-            continue
-        if duration is None:
-            raise HlsError(f"line {number}: segment {line!r} has no #EXTINF", file=location.display)
-        segment_location = resolve_child(location, line, what="segment")
-        resource_range = None
-        if byte_range is not None:
-            length, offset = byte_range
-            start = offset if offset is not None else last_range_end.get(segment_location.uri, 0)
-            resource_range = (start, start + length)
-            last_range_end[segment_location.uri] = start + length
-        segments.append(HlsSegment(HlsResource(segment_location, resource_range), duration, init, discontinuity))
-        duration, byte_range, discontinuity = None, None, False
-    if variants:
-        return variants
-    if not segments:
-        raise HlsError("the playlist lists no segments", file=location.display)
-    if not ended:
-        raise HlsError(
-            "a live playlist (no #EXT-X-ENDLIST): its frame numbers move as the window slides",
-            file=location.display,
-        )
-    return MediaPlaylist(location, tuple(segments), _segment_format(segments[0], location))
-
-
-def load_playlist(transport: Transport, location: VideoLocation) -> tuple[MediaPlaylist, bytes]:
-    """Fetch and parse the media playlist at ``location`` (following a master playlist to its best variant).
-
-    Returns the playlist and its raw bytes. The variant with the highest bandwidth is taken: labels are drawn on
-    the full-resolution picture.
-    """
-    raw = transport.read(location.uri)
-    parsed = parse_playlist(_decode(raw, location), location)
-    if isinstance(parsed, MediaPlaylist):
-        return parsed, raw
-    best = max(parsed, key=lambda variant: variant.bandwidth)
-    raw = transport.read(best.location.uri)
-    media = parse_playlist(_decode(raw, best.location), best.location)
-    if not isinstance(media, MediaPlaylist):
-        raise HlsError("a master playlist points at another master playlist", file=best.location.display)
-    return media, raw
 
 
 @dataclass(frozen=True)
@@ -305,7 +158,10 @@ class HlsVideo:
 
         def fetch() -> bytes:
             start, stop = resource.byte_range or (0, None)
-            data = self.transport.read(resource.location.uri, start, stop)
+            limit = SizeLimit(self.transport.settings.max_segment_bytes, "max_segment_bytes")
+            if stop is not None and stop - start > limit.bytes:
+                raise limit.error(resource.location.uri)
+            data = self.transport.read(resource.location.uri, start, stop, limit=limit)
             with self._lock:
                 self._data[resource] = data
                 while sum(map(len, self._data.values())) > self._cache_bytes and len(self._data) > 1:
@@ -378,6 +234,14 @@ class HlsVideo:
         return pts
 
     # -- frame numbers ---------------------------------------------------------------------------------------
+
+    def max_frames(self) -> int:
+        """An upper bound of the frame count from the playlist (no segment is decoded beyond the first): every
+        ``#EXTINF`` may be rounded by up to a second, and a segment may hold one frame more than its duration."""
+        anchor = self.anchor
+        seconds = Fraction(sum(segment.duration for segment in self.playlist.segments) + self.n_segments)
+        frame_seconds = anchor.frame_ticks * anchor.time_base
+        return int(seconds.limit_denominator(1000) / frame_seconds) + 2 * self.n_segments
 
     def estimate_segment(self, frame: int) -> int:
         """The segment that probably holds ``frame``, from the playlist durations (no fetching)."""
@@ -513,37 +377,3 @@ class HlsVideo:
 
 def _past_end(name: str, frame: int) -> InputError:
     return InputError(f"frame {frame} is past the end of the video", file=name, field="frame")
-
-
-def _segment_format(segment: HlsSegment, playlist: VideoLocation) -> SegmentFormat:
-    if segment.init is not None:
-        return "mp4"
-    path = segment.resource.location.uri.split("?", 1)[0].lower()
-    if path.endswith((".aac", ".mp3", ".ac3", ".ec3", ".vtt", ".webvtt")):
-        name = path.rsplit("/", 1)[-1]
-        raise HlsError(f"the segments ({name}, ...) are audio or subtitles, not video", file=playlist.display)
-    return "mp4" if path.endswith((".mp4", ".m4s", ".m4v", ".cmfv")) else "mpegts"
-
-
-def _attributes(value: str) -> dict[str, str]:
-    return {key: raw.strip('"') for key, raw in _ATTRIBUTE.findall(value)}
-
-
-def _child(location: VideoLocation, attributes: dict[str, str], what: str, line: int) -> VideoLocation:
-    if "URI" not in attributes:
-        raise HlsError(f"line {line}: {what} without a URI", file=location.display)
-    return resolve_child(location, attributes["URI"], what=f"{what} (line {line})")
-
-
-def _number(text: str, location: VideoLocation, line: int) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise HlsError(f"line {line}: {text!r} is not a number", file=location.display) from None
-
-
-def _decode(raw: bytes, location: VideoLocation) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HlsError("the playlist is not UTF-8 text", file=location.display) from None

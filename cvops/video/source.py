@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cvops.errors import InputError
-from cvops.video.hls import HlsIndex, HlsVideo, MediaPlaylist, load_playlist
+from cvops.io import write_text_atomic
+from cvops.video.hls import HlsIndex, HlsVideo
 from cvops.video.options import ReaderSettings
+from cvops.video.playlist import MediaPlaylist, load_playlist
 from cvops.video.rangefile import BlockReader, RangeFile
 from cvops.video.transport import Transport, open_transport
 from cvops.video.uri import ContainerKind, VideoLocation
@@ -33,13 +36,16 @@ class VideoSource:
     fingerprint: str
     blocks: BlockReader | None = None  # mp4: the block cache shared by the video's workers
     hls: HlsVideo | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)  # what release() closes (an ffmpeg feed)
 
     @property
     def name(self) -> str:
         return self.location.display
 
     def release(self) -> None:
-        """Drop cached bytes (blocks, segments); the counters stay."""
+        """Close what was opened for the video (an ffmpeg feed) and drop cached bytes; the counters stay."""
+        while self.closers:
+            self.closers.pop()()
         if self.blocks is not None:
             self.blocks.clear()
         if self.hls is not None:
@@ -50,6 +56,11 @@ class VideoSource:
         if self.blocks is None:
             raise TypeError(f"{self.name} is not an mp4")
         return RangeFile(self.blocks)
+
+    def keep_learned(self, tables: Path) -> None:
+        """Write what was learned about an HLS video (its index) to the cache of tables, if anything changed."""
+        if self.hls is not None and self.hls.changed:
+            write_text_atomic(self.hls_index_path(tables), self.hls.index.to_json())
 
     def hls_index_path(self, tables: Path) -> Path:
         return tables / f"{self.fingerprint}.hls.json"

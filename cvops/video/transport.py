@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from cvops.redaction import redact_url
 from cvops.video.errors import SourceReadError
 from cvops.video.options import ReaderSettings
-from cvops.video.uri import SourceKind, redact
+from cvops.video.uri import SourceKind
 
 T = TypeVar("T")
 
@@ -34,6 +35,20 @@ class TransientReadError(Exception):
 @dataclass(frozen=True)
 class ObjectInfo:
     size: int
+
+
+@dataclass(frozen=True)
+class SizeLimit:
+    """The most bytes a whole-object read may return, and the setting that says so (for the error message)."""
+
+    bytes: int
+    setting: str
+
+    def error(self, uri: str) -> SourceReadError:
+        return SourceReadError(
+            f"{redact_url(uri)} is larger than {self.bytes} bytes (ReaderSettings.{self.setting}); "
+            "refusing to read it whole"
+        )
 
 
 class Transport(ABC):
@@ -57,14 +72,20 @@ class Transport(ABC):
         return self._requests
 
     def stat(self, uri: str) -> ObjectInfo:
-        return self._retrying(lambda: self._stat(uri), f"cannot stat {redact(uri)}")
+        return self._retrying(lambda: self._stat(uri), f"cannot stat {redact_url(uri)}")
 
-    def read(self, uri: str, start: int = 0, stop: int | None = None) -> bytes:
-        """Bytes ``[start, stop)`` of the object (to its end when ``stop`` is None)."""
+    def read(self, uri: str, start: int = 0, stop: int | None = None, *, limit: SizeLimit | None = None) -> bytes:
+        """Bytes ``[start, stop)`` of the object (to its end when ``stop`` is None).
+
+        A read to the end refuses objects larger than ``limit`` (``max_segment_bytes`` when not given) without
+        reading them; a ranged read never returns more than its range.
+        """
         if stop is not None and stop <= start:
             return b""
-        what = f"cannot read {redact(uri)}" + (f" bytes {start}-{stop - 1}" if stop is not None else "")
-        return self._retrying(lambda: self._read(uri, start, stop), what)
+        if stop is None and limit is None:
+            limit = SizeLimit(self.settings.max_segment_bytes, "max_segment_bytes")
+        what = f"cannot read {redact_url(uri)}" + (f" bytes {start}-{stop - 1}" if stop is not None else "")
+        return self._retrying(lambda: self._read(uri, start, stop, limit), what)
 
     def _counted(self, data: bytes) -> bytes:
         with self._lock:
@@ -92,7 +113,7 @@ class Transport(ABC):
     def _stat(self, uri: str) -> ObjectInfo: ...
 
     @abstractmethod
-    def _read(self, uri: str, start: int, stop: int | None) -> bytes: ...
+    def _read(self, uri: str, start: int, stop: int | None, limit: SizeLimit | None) -> bytes: ...
 
 
 class LocalTransport(Transport):
@@ -107,9 +128,12 @@ class LocalTransport(Transport):
         except OSError as exc:
             raise SourceReadError(f"cannot open {uri}: {exc.strerror or exc}") from exc
 
-    def _read(self, uri: str, start: int, stop: int | None) -> bytes:
+    def _read(self, uri: str, start: int, stop: int | None, limit: SizeLimit | None) -> bytes:
         try:
             with open(uri, "rb") as file:
+                size = file.seek(0, 2)
+                if stop is None and limit is not None and size - start > limit.bytes:
+                    raise limit.error(uri)
                 file.seek(start)
                 data = file.read() if stop is None else file.read(stop - start)
         except OSError as exc:

@@ -5,8 +5,10 @@
 only when the caller says local files are allowed (they are for a label store on disk, not for one in a bucket).
 
 HLS is the classic way to make a media reader open files it should not (a playlist listing ``file:///etc/passwd``
-or an internal host as a "segment"), so every URI inside a playlist must stay on the playlist's own scheme and host
-(and, for a playlist on disk, inside the playlist's folder); :func:`resolve_child` enforces that.
+or an internal host as a "segment"), so every URI inside a playlist must stay on the playlist's own origin (and,
+for a playlist on disk, inside the playlist's folder; on S3, in its bucket); :func:`resolve_child` enforces that.
+http(s) URLs are judged by :mod:`cvops.url_policy`, with the parser that opens the connection; addresses are shown
+to people only through :func:`cvops.redaction.redact_url`.
 """
 
 from __future__ import annotations
@@ -15,26 +17,12 @@ import posixpath
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from cvops.errors import InputError
+from cvops.redaction import redact_url
+from cvops.url_policy import FORBIDDEN_CHARACTERS, Origin, UnsafeUrlError, check_s3_bucket, parse_http_url
 
-# Query parameters that carry signatures and credentials in presigned URLs (S3, GCS, CloudFront); they are
-# blanked in anything shown to people (logs, errors, metadata).
-_SECRET_QUERY_PARAMS = frozenset(
-    {
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "x-goog-signature",
-        "x-goog-credential",
-        "signature",
-        "awsaccesskeyid",
-        "key-pair-id",
-        "policy",
-        "token",
-    }
-)
 _HLS_EXTENSIONS = (".m3u8", ".m3u")
 _MP4_EXTENSIONS = (".mp4", ".m4v", ".mov")
 
@@ -65,7 +53,7 @@ class VideoLocation:
     @property
     def display(self) -> str:
         """The address with credentials and signatures blanked, for logs and error messages."""
-        return redact(self.uri) if self.kind is not SourceKind.LOCAL else self.uri
+        return redact_url(self.uri) if self.kind is not SourceKind.LOCAL else self.uri
 
     def with_uri(self, uri: str) -> VideoLocation:
         return VideoLocation(self.kind, uri, container_from_name(uri))
@@ -79,24 +67,35 @@ def resolve_video(video: str, base_dir: str | Path | None = None, *, allow_local
     text = video.strip()
     if not text:
         raise InputError("the video address is empty", field="video")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # "Invalid IPv6 URL" and friends
+        raise InputError(f"refusing {redact_url(text)!r}: it cannot be parsed ({exc})", field="video") from None
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
-        if not parts.hostname:
-            raise InputError(f"{redact(text)!r} has no host", field="video")
+        try:
+            parse_http_url(text)
+        except UnsafeUrlError as exc:
+            raise InputError(f"refusing {redact_url(text)!r}: {exc}", field="video") from None
         return VideoLocation(SourceKind.HTTP, text, container_from_name(parts.path))
     if scheme == "s3":
         if not parts.netloc or not parts.path.strip("/"):
-            raise InputError(f"{text!r} must look like s3://bucket/key", field="video")
+            raise InputError(f"{redact_url(text)!r} must look like s3://bucket/key", field="video")
+        try:
+            check_s3_bucket(parts.netloc)
+        except UnsafeUrlError as exc:
+            raise InputError(f"refusing {redact_url(text)!r}: {exc}", field="video") from None
         return VideoLocation(SourceKind.S3, text, container_from_name(parts.path))
     if scheme and len(scheme) > 1:
         raise InputError(
-            f"{redact(text)!r} uses the {scheme}:// scheme; videos are read from http(s)://, s3:// or a path "
+            f"{redact_url(text)!r} uses the {scheme}:// scheme; videos are read from http(s)://, s3:// or a path "
             "in a local label store",
             field="video",
         )
     if not allow_local:
-        raise InputError(f"{text!r} is a local path, which is only allowed for a label store on disk", field="video")
+        raise InputError(
+            f"{redact_url(text)!r} is a local path, which is only allowed for a label store on disk", field="video"
+        )
     path = Path(text).expanduser()
     if not path.is_absolute():
         path = Path(base_dir or Path.cwd()) / path
@@ -120,14 +119,23 @@ def resolve_child(parent: VideoLocation, reference: str, *, what: str) -> VideoL
     reference = reference.strip()
     if not reference:
         raise InputError(f"an empty {what} URI", file=parent.display)
+    if FORBIDDEN_CHARACTERS.search(reference):
+        raise _refused(parent, reference, what, "it contains whitespace, a control character or a backslash")
     if parent.kind is SourceKind.HTTP:
-        child = urljoin(parent.uri, reference)
-        if origin(child) != origin(parent.uri):
-            raise _refused(parent, reference, what, f"it is not on {origin(parent.uri)}")
+        try:
+            child = urljoin(parent.uri, reference)
+            child_origin = parse_http_url(child).origin
+        except ValueError as exc:  # UnsafeUrlError, or urljoin's "Invalid IPv6 URL"
+            raise _refused(parent, reference, what, str(exc)) from None
+        if child_origin != http_origin(parent.uri):
+            raise _refused(parent, reference, what, f"it is not on {http_origin(parent.uri)}")
         return parent.with_uri(child)
     if parent.kind is SourceKind.S3:
         bucket, key = split_s3(parent.uri)
-        ref = urlsplit(reference)
+        try:
+            ref = urlsplit(reference)
+        except ValueError as exc:
+            raise _refused(parent, reference, what, str(exc)) from None
         if ref.scheme:
             if ref.scheme.lower() != "s3" or ref.netloc != bucket:
                 raise _refused(parent, reference, what, f"it is not in s3://{bucket}")
@@ -140,7 +148,7 @@ def resolve_child(parent: VideoLocation, reference: str, *, what: str) -> VideoL
             raise _refused(parent, reference, what, f"it leaves s3://{bucket}")
         return parent.with_uri(f"s3://{bucket}/{child_key}")
     # A playlist on disk: only relative paths that stay inside the playlist's folder.
-    if urlsplit(reference).scheme or reference.startswith(("/", "\\", "~")):
+    if ":" in reference or reference.startswith(("/", "\\", "~")):
         raise _refused(parent, reference, what, "a local playlist may only name files beside it")
     folder = Path(parent.uri).parent
     child_path = (folder / reference).resolve()
@@ -149,12 +157,9 @@ def resolve_child(parent: VideoLocation, reference: str, *, what: str) -> VideoL
     return parent.with_uri(str(child_path))
 
 
-def origin(url: str) -> str:
-    """``scheme://host:port`` of an http(s) URL, with the default port made explicit."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+def http_origin(url: str) -> Origin:
+    """The origin an http(s) URL that :func:`resolve_video` accepted connects to."""
+    return parse_http_url(url).origin
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -162,18 +167,5 @@ def split_s3(uri: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
-def redact(uri: str) -> str:
-    """``uri`` with user info and signing query parameters blanked."""
-    parts = urlsplit(uri)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() in _SECRET_QUERY_PARAMS else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def _refused(parent: VideoLocation, reference: str, what: str, why: str) -> InputError:
-    return InputError(f"refusing {what} URI {redact(reference)!r}: {why}", file=parent.display)
+    return InputError(f"refusing {what} URI {redact_url(reference)!r}: {why}", file=parent.display)

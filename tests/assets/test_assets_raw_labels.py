@@ -71,7 +71,6 @@ def test_clean_match_materialises_and_passes_every_check(tmp_path: Path, cvops_h
 def test_corrupted_match_fails_blocking_check_and_downstream_does_not_run(tmp_path: Path, cvops_home: Path) -> None:
     keyframes = player_keyframes(14)
     keyframes[5]["x"] = 900.0  # far outside the 640-pixel-wide image
-    keyframes[8]["frame"] = 80  # beyond the match's 50 frames
     store = write_store(tmp_path / "store", [match_row("bad")], {"bad": keyframes})
     result = _materialize(store, cvops_home, "bad", raise_on_error=False)
 
@@ -79,7 +78,7 @@ def test_corrupted_match_fails_blocking_check_and_downstream_does_not_run(tmp_pa
     assert checks["label_schema"].passed
     assert not checks["label_values"].passed and checks["label_values"].severity == dg.AssetCheckSeverity.ERROR
     report = checks["label_values"].metadata["report"].value
-    assert "expect_column_values_to_be_between(frame)" in report and "Offending rows" in report
+    assert "expect_column_values_to_be_between(right)" in report and "Offending rows" in report
     assert checks["label_values"].metadata["unexpected_rows"].value > 0
     assert not result.asset_materializations_for_node("downstream_of_labels")
 
@@ -105,6 +104,18 @@ def test_bad_keyframes_fail_the_asset_with_a_located_error(tmp_path: Path, cvops
     with pytest.raises(Exception, match=r"keyframes.csv, row 4, field 'role': unknown role 'coach'"):
         _materialize(store, cvops_home, "m1")
     assert not (cvops_home / "manifests" / "raw_labels" / "match_id=m1").exists()
+
+
+def test_a_keyframe_past_the_match_fails_before_anything_is_written(tmp_path: Path, cvops_home: Path) -> None:
+    """Frames are bounded by the match's n_frames before interpolation allocates anything (frame 2 000 000 000
+    once asked for 15 GiB), and a refused match leaves no table half written."""
+    keyframes = player_keyframes(12)
+    keyframes[8]["frame"] = 2_000_000_000
+    store = write_store(tmp_path / "store", [match_row("m1")], {"m1": keyframes})
+    with pytest.raises(Exception, match=r"keyframes.csv, row 10, field 'frame': frame 2000000000 is past the end"):
+        _materialize(store, cvops_home, "m1")
+    for table in ("raw_labels", "matches"):
+        assert not (cvops_home / "manifests" / table / "match_id=m1").exists()
 
 
 def test_rematerialising_replaces_the_partition_exactly(tmp_path: Path, cvops_home: Path) -> None:

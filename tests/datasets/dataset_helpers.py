@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tarfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +75,20 @@ def remote_objects(remote: Path) -> set[str]:
     if not root.is_dir():
         return set()
     return {f"{prefix.name}{obj.name}" for prefix in root.iterdir() for obj in prefix.iterdir()}
+
+
+def shard_members(remote: Path) -> dict[str, int]:
+    """md5 of every image held by a shard on a local DVC remote -> in how many members across all shards."""
+    counts: dict[str, int] = {}
+    root = remote / "files" / "md5"
+    for obj in root.glob("*/*") if root.is_dir() else []:
+        if not tarfile.is_tarfile(obj):
+            continue
+        with tarfile.open(obj) as tar:
+            for member in tar.getmembers():
+                md5 = hashlib.md5(tar.extractfile(member).read()).hexdigest()
+                counts[md5] = counts.get(md5, 0) + 1
+    return counts
 
 
 def cache_objects(repo_dir: Path) -> set[str]:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
+import tarfile
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from cvops.datasets import DatasetRepo, export_dataset, export_preview, list_versions, version_samples, versions_frame
+from cvops.datasets import (
+    DatasetRepo,
+    export_dataset,
+    export_preview,
+    list_versions,
+    open_folder,
+    version_samples,
+    versions_frame,
+)
 from cvops.datasets.layout import MANIFEST_COLUMNS, md5_file
-from tests.datasets.dataset_helpers import EXPORT_ARGS, SampleFactory, remote_objects
+from tests.datasets.dataset_helpers import EXPORT_ARGS, SampleFactory, remote_objects, shard_members
 
 
 def test_first_version_has_the_contract_layout(dataset_repo: DatasetRepo, sample_factory: SampleFactory) -> None:
@@ -26,46 +35,59 @@ def test_first_version_has_the_contract_layout(dataset_repo: DatasetRepo, sample
     assert result.created and version.pushed and result.push_error is None
     assert dataset_repo.git("rev-parse", "dataset/v1^{commit}").strip() == version.git_commit
 
-    manifest = pd.read_parquet(root / "manifest.parquet")
-    assert tuple(manifest.columns) == MANIFEST_COLUMNS
+    # One part per match: its manifest rows, its labels and one shard holding its images.
+    assert sorted(p.name for p in (root / "matches" / "m1").iterdir()) == [
+        "labels.parquet", "m1-000010-000030-" + _shard_hash(root, "m1") + ".tar", "samples.parquet",
+    ]  # fmt: skip
+    data = open_folder(root)
+    manifest = data.manifest()
+    assert tuple(manifest.columns[:7]) == MANIFEST_COLUMNS
     assert manifest["path"].tolist() == [
         "images/m1/000010.jpg", "images/m1/000020.jpg", "images/m1/000030.jpg",
         "images/m2/000005.jpg", "images/m2/000015.jpg",
     ]  # fmt: skip
-    for row in manifest.itertuples():
-        path, md5, frame, match_id = row.path, row.md5, row.frame, row.match_id
-        assert md5_file(root / path) == md5 == md5_file(sample_factory.path(match_id, frame))
+    images = data.images(manifest)
+    for index, row in enumerate(manifest.itertuples()):
+        assert (
+            hashlib.md5(images.read(index)).hexdigest()
+            == row.md5
+            == md5_file(sample_factory.path(row.match_id, row.frame))
+        )
     assert manifest["n_boxes"].tolist() == [3, 2, 2, 2, 2]  # the 'other' box counts: it is a label
+    assert (manifest["width"].unique().tolist(), manifest["height"].unique().tolist()) == ([16], [12])
+    with tarfile.open(root / manifest["shard"].iloc[0]) as tar:  # a plain tar: WebDataset keys, fixed headers
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["m1/000010.jpg", "m1/000020.jpg", "m1/000030.jpg"]
+    assert {(m.mtime, m.uid, m.uname, m.mode) for m in members} == {(0, 0, "", 0o444)}
+    assert [m.offset_data for m in members] == manifest["offset"].iloc[:3].tolist()
 
-    train = pd.read_parquet(root / "labels" / "train.parquet")
-    val = pd.read_parquet(root / "labels" / "val.parquet")
-    assert list(train.columns) == ["match_id", "frame", "track_id", "role", "x", "y", "w", "h"]
-    assert (len(train), len(val)) == (7, 4) and set(val["match_id"]) == {"m2"}
-
-    coco = json.loads((root / "annotations" / "instances_train.json").read_text())
-    assert [c["name"] for c in coco["categories"]] == ["player", "goalkeeper", "referee", "ball"]
-    assert coco["images"][0] == {
-        "id": 1, "file_name": "images/m1/000010.jpg", "width": 16, "height": 12, "match_id": "m1", "frame": 10,
-    }  # fmt: skip
-    assert len(coco["annotations"]) == 6  # 'other' has no COCO category
-    first = coco["annotations"][0]
-    assert (first["image_id"], first["category_id"], first["track_id"], first["role"]) == (1, 1, 1, "player")
-    assert first["bbox"] == [2.0, 2.0, 3.0, 4.0] and first["area"] == 12.0
+    labels_read = data.labels()
+    assert list(labels_read.columns) == ["match_id", "frame", "track_id", "role", "x", "y", "w", "h", "split"]
+    assert (labels_read["split"] == "train").sum() == 7 and set(
+        labels_read.loc[labels_read["split"] == "val", "match_id"]
+    ) == {"m2"}
 
     record = yaml.safe_load((root / "export.yaml").read_text())
     assert record["version"] == 1 and record["code_commit"] == "0123abc" and record["sources"] == {"labels": "v7"}
-    assert record["config"] == EXPORT_ARGS["config"]
+    assert record["config"] == EXPORT_ARGS["config"] and record["layout"] == "shards"
+    assert record["counts"] == {"samples": 5, "train": 3, "val": 2, "matches": 2, "boxes": 11}
 
     tracked = set(dataset_repo.git("ls-files").split())
-    assert {"images/m1.dvc", "images/m2.dvc", "manifest.parquet.dvc", "labels.dvc", "annotations.dvc"} <= tracked
-    assert not any(name.endswith(".jpg") or name.endswith(".parquet") for name in tracked)
+    assert tracked == {".dvc/.gitignore", ".dvc/config", ".dvcignore", "export.yaml", "matches/.gitignore",
+                       "matches/m1.dvc", "matches/m2.dvc"}  # fmt: skip
     assert dataset_repo.git("status", "--porcelain").strip() == ""
 
     assert "dataset/v1" in result.report and version.git_commit in result.report
-    assert result.dvc_ids["images/m1"].endswith(".dir") and result.dvc_ids["images/m1"] in result.report
+    assert result.dvc_ids["matches/m1"].endswith(".dir") and result.dvc_ids["matches/m1"] in result.report
     assert "policy: oldest" in result.report
     assert result.samples.columns.tolist() == ["version", "match_id", "frame", "split", "md5", "path"]
+    assert result.samples.equals(version_samples(dataset_repo, 1))
     assert versions_frame(list_versions(dataset_repo)).to_dict("records")[0]["tag"] == "dataset/v1"
+
+
+def _shard_hash(root: Path, match_id: str) -> str:
+    (shard,) = (root / "matches" / match_id).glob("*.tar")
+    return shard.stem.rsplit("-", 1)[-1]
 
 
 def test_same_samples_make_no_new_version_and_dropped_matches_leave(
@@ -84,15 +106,17 @@ def test_same_samples_make_no_new_version_and_dropped_matches_leave(
 
     second = export_dataset(dataset_repo, kept, labels, **EXPORT_ARGS)
     assert second.created and second.version.version == 2 and second.version.bytes_new == 0
-    images = dataset_repo.path / "images"
-    assert sorted(p.name for p in images.iterdir() if p.name != ".gitignore") == ["m1", "m1.dvc", "m3", "m3.dvc"]
+    matches = dataset_repo.path / "matches"
+    assert sorted(p.name for p in matches.iterdir()) == [".gitignore", "m1", "m1.dvc", "m3", "m3.dvc"]
+    assert second.changed_matches == () and second.objects_pushed == 0  # dropping a match pushes nothing
     assert set(version_samples(dataset_repo, 2)["match_id"]) == {"m1", "m3"}
     assert set(version_samples(dataset_repo, 1)["match_id"]) == {"m1", "m2", "m3"}
 
     relabelled = labels.assign(x=labels["x"] + 1)
     third = export_dataset(dataset_repo, kept, relabelled, **EXPORT_ARGS)
     assert third.created and third.version.version == 3  # same images, new labels: a new version
-    assert set(third.dvc_ids) == {"manifest.parquet", "labels", "annotations"}  # no image folder rebuilt
+    assert set(third.dvc_ids) == {"matches/m1", "matches/m3"} and third.version.bytes_new == 0
+    assert third.objects_pushed == 2 * 2  # per match: the new labels.parquet and folder listing, no shard
 
 
 def test_new_match_pushes_only_its_samples(
@@ -107,14 +131,9 @@ def test_new_match_pushes_only_its_samples(
     second = export_dataset(dataset_repo, more, more_labels, **EXPORT_ARGS)
 
     added = remote_objects(local_remote) - before
-    new_samples = set(second.samples.loc[second.samples["match_id"] == "m3", "md5"])
-    assert new_samples <= added
-    old_samples = set(first.samples["md5"])
-    assert not (added & old_samples)
-    # Besides the 4 new images: m3's .dir, the manifest, and the changed label and annotation files + .dirs.
-    metadata = added - new_samples
-    assert second.dvc_ids["images/m3"] in metadata and second.dvc_ids["manifest.parquet"] in metadata
-    assert len(metadata) == 1 + 1 + 2 + 2
+    # m3's part only: its shard, samples.parquet, labels.parquet and the folder listing.
+    assert len(added) == 4 and second.dvc_ids["matches/m3"] in added
     assert second.objects_pushed == len(added)
-    assert set(second.dvc_ids) == {"manifest.parquet", "labels", "annotations", "images/m3"}
+    assert set(second.dvc_ids) == {"matches/m3"} and second.changed_matches == ("m3",)
+    assert shard_members(local_remote) == {md5: 1 for md5 in set(second.samples["md5"])}
     assert second.version.bytes_new == sum(sample_factory.path("m3", f).stat().st_size for f in range(1, 5))

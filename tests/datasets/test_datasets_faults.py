@@ -48,7 +48,10 @@ def test_killed_export_leaves_no_version_and_the_next_run_completes_it(
     assert [v.tag for v in list_versions(dataset_repo)] == ["dataset/v1"]  # no tag, no half version listed
     assert "dataset/v2" not in dataset_repo.git("tag", "--list")
     # What a SIGKILL in the middle of an atomic write or a folder build leaves behind.
-    leftovers = [dataset_repo.path / "labels" / ".train.parquet.x1.tmp", dataset_repo.path / "images" / ".m3.building"]
+    leftovers = [
+        dataset_repo.path / "matches" / "m1" / ".samples.parquet.x1.tmp",
+        dataset_repo.path / "matches" / ".m3.building",
+    ]
     leftovers[0].write_bytes(b"half a file")
     leftovers[1].mkdir(exist_ok=True)
 
@@ -66,7 +69,13 @@ def test_killed_export_leaves_no_version_and_the_next_run_completes_it(
     assert dataset_repo.git("status", "--porcelain").strip() == ""
     assert verify_files(dataset_repo.path) == 5  # the work tree holds exactly v2, leftovers of the kill are gone
     assert not any(path.exists() for path in leftovers)
-    assert sorted(p.name for p in (dataset_repo.path / "labels").iterdir()) == ["train.parquet", "val.parquet"]
+    assert sorted(p.name for p in (dataset_repo.path / "matches").iterdir()) == [
+        ".gitignore",
+        "m1",
+        "m1.dvc",
+        "m3",
+        "m3.dvc",
+    ]
 
 
 @pytest.mark.slow

@@ -38,10 +38,11 @@ def test_box_conversions_round_trip() -> None:
 
 def test_kalman_learns_constant_velocity() -> None:
     kalman = KalmanBoxFilter(1 / 20, 1 / 160)
-    mean, cov = kalman.initiate(np.array([100.0, 200.0, 0.4, 100.0]))
+    means, covs = kalman.initiate(np.array([[100.0, 200.0, 0.4, 100.0]]))
     for step in range(1, 30):
-        means, covs = kalman.predict(mean[None], cov[None])
-        mean, cov = kalman.update(means[0], covs[0], np.array([100.0 + 5 * step, 200.0 - 2 * step, 0.4, 100.0]))
+        means, covs = kalman.predict(means, covs)
+        means, covs = kalman.update(means, covs, np.array([[100.0 + 5 * step, 200.0 - 2 * step, 0.4, 100.0]]))
+    mean, cov = means[0], covs[0]
     np.testing.assert_allclose(mean[4:6], [5.0, -2.0], atol=0.05)
     predicted, _ = kalman.predict(mean[None], cov[None])
     np.testing.assert_allclose(predicted[0, :2], [100 + 5 * 30, 200 - 2 * 30], atol=0.5)
@@ -50,9 +51,7 @@ def test_kalman_learns_constant_velocity() -> None:
 
 def test_gating_distances_are_batched_mahalanobis() -> None:
     kalman = KalmanBoxFilter(1 / 20, 1 / 160)
-    states = [kalman.initiate(np.array([x, 100.0, 0.5, 80.0])) for x in (100.0, 400.0)]
-    means = np.stack([m for m, _ in states])
-    covs = np.stack([c for _, c in states])
+    means, covs = kalman.initiate(np.array([[x, 100.0, 0.5, 80.0] for x in (100.0, 400.0)]))
     measurements = np.array([[100.0, 100.0, 0.5, 80.0], [104.0, 100.0, 0.5, 80.0], [400.0, 100.0, 0.5, 80.0]])
     distances = kalman.gating_distances(means, covs, measurements)
     assert distances.shape == (2, 3)

@@ -173,3 +173,45 @@ def test_large_file_takes_the_fast_path_and_matches_the_line_reader(tmp_path: Pa
     tolerant = read_mot_gt(_write(tmp_path / "slow.txt", text.replace(",", ", ") + "\n"))
     pd.testing.assert_frame_equal(fast, tolerant)
     assert len(fast) == n
+
+
+def test_detections_round_trip_with_classes_and_embeddings(tmp_path: Path) -> None:
+    dets = pd.DataFrame(
+        {
+            "frame": [1, 1, 2],
+            "x": [10.0, 50.0, 11.0],
+            "y": [20.0, 20.0, 20.0],
+            "w": [30.0, 30.0, 30.0],
+            "h": [60.0, 60.0, 60.0],
+            "conf": [0.9, 0.4, 0.8],
+            "cls": [0, 2, 0],
+            "emb_0": [0.6, -1.0, 0.5],
+            "emb_1": [0.8, 0.0, 0.5],
+        }
+    )
+    write_mot_detections(tmp_path / "det.txt", dets)
+    assert (tmp_path / "det.txt").read_text().splitlines()[1] == "1,-1,50,20,30,60,0.4,2,-1,-1,-1,0"
+    pd.testing.assert_frame_equal(read_mot_detections(tmp_path / "det.txt"), dets)
+    # MOT's own files: -1 in column 8 on every row is "no class"; 10 columns, no embedding.
+    plain = read_mot_detections(_write(tmp_path / "d.txt", "1,-1,10,20,30,60,0.4,-1,-1,-1\n"))
+    assert list(plain.columns) == ["frame", "x", "y", "w", "h", "conf"]
+
+
+def test_detection_extensions_are_checked_line_by_line(tmp_path: Path) -> None:
+    mixed = _write(tmp_path / "d.txt", "1,-1,10,20,30,60,0.4,1,-1,-1\n2,-1,10,20,30,60,0.4,-1,-1,-1\n")
+    with pytest.raises(InputError, match="class must be an integer >= 0") as caught:
+        read_mot_detections(mixed)
+    assert (caught.value.row, caught.value.field) == (2, "cls")
+    ragged = _write(tmp_path / "e.txt", "1,-1,10,20,30,60,0.4,1,-1,-1,0.1,0.2\n2,-1,10,20,30,60,0.4,1,-1,-1,0.1\n")
+    with pytest.raises(InputError, match="11 fields, but the file's first row has 12") as caught:
+        read_mot_detections(ragged)
+    assert caught.value.row == 2
+    bad = _write(tmp_path / "f.txt", "1,-1,10,20,30,60,0.4,1,-1,-1,0.1,nan\n")
+    with pytest.raises(InputError) as caught:
+        read_mot_detections(bad)
+    assert (caught.value.row, caught.value.field) == (1, "emb_1")
+    no_area = _write(tmp_path / "g.txt", "1,-1,10,20,30,60,0.4\n1,-1,10,20,30,0,0.4\n")
+    assert len(read_mot_detections(no_area)) == 2  # harmless to cleaning, which only measures overlaps ...
+    with pytest.raises(InputError, match="box height must be > 0") as caught:
+        read_mot_detections(no_area, for_tracker=True)  # ... but a track cannot follow a box of no area
+    assert (caught.value.row, caught.value.field) == (2, "h")

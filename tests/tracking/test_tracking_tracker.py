@@ -353,3 +353,29 @@ def test_first_stage_must_be_known() -> None:
     with pytest.raises(InputError, match="fairmot, botsort") as caught:
         TrackerConfig(first_stage="deepsort")
     assert caught.value.field == "first_stage"
+
+
+def test_frame_rate_scales_max_lost_as_bytetrack_does(tmp_path) -> None:
+    assert TrackerConfig(max_lost=30).at_frame_rate(60).max_lost == 60
+    assert TrackerConfig().at_frame_rate(25).max_lost == 25
+    with pytest.raises(InputError):
+        TrackerConfig().at_frame_rate(0)
+    settings = tmp_path / "tracker.yaml"
+    settings.write_text("[1, 2]\n")
+    with pytest.raises(InputError, match="must be a mapping") as caught:
+        TrackerConfig.read_settings(settings)
+    assert caught.value.file == str(settings)
+    settings.write_text("min_iou_low: 1.5\n")
+    with pytest.raises(InputError) as caught:
+        TrackerConfig.read_settings(settings)
+    assert (caught.value.file, caught.value.field) == (str(settings), "min_iou_low")
+
+
+def test_detection_boxes_are_reported_as_given() -> None:
+    gt = random_scene(6, 40, seed=2)
+    dets = simulate_detections(gt, DetectorModel(embedding_dim=0), seed=3)
+    tracks = track_sequence(dets, TrackerConfig(reported_boxes="detection"))
+    assert len(tracks.merge(dets, on=["frame", "x", "y", "w", "h"])) == len(tracks)
+    with pytest.raises(InputError) as caught:
+        TrackerConfig(reported_boxes="smoothed")
+    assert caught.value.field == "reported_boxes"

@@ -45,7 +45,7 @@ def test_errors_are_one_line_messages(mp4_videos, tmp_path, cvops_home) -> None:
 
 
 def test_parse_frames() -> None:
-    assert parse_frames("5, 1,3-4,,3") == [1, 3, 4, 5]
+    assert list(parse_frames("5, 1,3-4,,3")) == [1, 3, 4, 5]
     for bad in ("0", "a", "5-3", ""):
         with pytest.raises(click.BadParameter):
             parse_frames(bad)

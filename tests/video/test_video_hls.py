@@ -9,7 +9,8 @@ import pytest
 
 from cvops.errors import InputError
 from cvops.video import FrameExtractionError, extract_frames
-from cvops.video.hls import MediaPlaylist, parse_playlist, unwrap
+from cvops.video.hls import unwrap
+from cvops.video.playlist import MediaPlaylist, parse_playlist
 from cvops.video.uri import ContainerKind, SourceKind, VideoLocation
 from tests.video.conftest import image_code
 

@@ -56,7 +56,7 @@ def test_a_missing_object_fails_at_once(s3_settings, sample_store) -> None:
         extract_frames(f"s3://{BUCKET}/videos/nope.mp4", [1], sample_store, settings=s3_settings)
 
 
-def test_ffmpeg_reads_s3_through_a_presigned_url(s3_settings, sample_store) -> None:
+def test_ffmpeg_reads_s3_through_the_feed(s3_settings, sample_store) -> None:
     url = f"s3://{BUCKET}/videos/vfr.mp4"
     result = extract_frames(url, [1], sample_store, fmt="png", method=Method.FFMPEG_SEEK, settings=s3_settings)
     assert image_code(result.samples[0].path) == 1

@@ -10,7 +10,7 @@ from cvops.video import ReaderSettings, SourceReadError
 from cvops.video.http import HttpTransport
 from cvops.video.loopback import Fault
 from cvops.video.rangefile import BlockReader, RangeFile
-from cvops.video.transport import LocalTransport, ObjectInfo, TransientReadError, Transport
+from cvops.video.transport import LocalTransport, ObjectInfo, SizeLimit, TransientReadError, Transport
 
 
 class FlakyTransport(Transport):
@@ -24,7 +24,7 @@ class FlakyTransport(Transport):
     def _stat(self, uri: str) -> ObjectInfo:
         return ObjectInfo(len(self.data))
 
-    def _read(self, uri: str, start: int, stop: int | None) -> bytes:
+    def _read(self, uri: str, start: int, stop: int | None, limit: SizeLimit | None) -> bytes:
         with self.lock:
             self.calls += 1
             if self.failures > 0:
