@@ -91,3 +91,15 @@ class HeldOutClip:
         """Track ``detections`` through the clip's frames and score the tracks against the truth."""
         tracks = track_sequence(detections, tracker, frames=self.frames)
         return evaluate_sequence(self.truth, tracks.rename(columns={"track_id": "id"}))
+
+
+def score_held_out(
+    model: torch.nn.Module, clips: Iterable[HeldOutClip], score_threshold: float | None
+) -> SequenceMetrics:
+    """``model``'s detections on every clip, tracked as the benchmark tracks them (at the model's operating
+    point), scored against the truth and combined as the leaderboard combines samples."""
+    from cvops.benchmark.scoring import benchmark_tracker
+    from cvops.metrics import combine
+
+    tracker = benchmark_tracker(score_threshold)
+    return combine(clip.score(clip.detections(model), tracker) for clip in clips)

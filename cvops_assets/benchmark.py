@@ -1,9 +1,11 @@
 """The dynamic benchmark: samples only added, results per (model, sample), fair comparison, then promotion."""
 
+import base64
 import json
 
 import dagster as dg
 import pandas as pd
+import torch
 
 from cvops.benchmark import (
     PromotionPolicy,
@@ -15,9 +17,11 @@ from cvops.benchmark import (
     update_membership,
     verify_append_only,
 )
+from cvops.benchmark.learning_curve import curve_markdown, learning_curve, plot_curve
 from cvops.benchmark.membership import empty_membership
 from cvops.benchmark.scoring import ClipConfig, result_row, score_match
 from cvops.model.export import load_torchscript
+from cvops.registry import models_frame
 from cvops.selection import SPLIT_VAL, export_split
 from cvops.video import progress_reporter
 from cvops_assets.automation import on_any_dep_update
@@ -121,6 +125,7 @@ def benchmark_results(
             "match_id": match_id,
             "frames": n_frames,
             "track_score_threshold": float("nan") if threshold is None else threshold,
+            "torch_threads": torch.get_num_threads(),
             **{name: float(row[name]) for name in ("hota", "deta", "assa", "mota", "idf1")},
             **{name: int(row[name]) for name in ("id_switches", "fp", "fn")},
         },
@@ -152,8 +157,15 @@ RANKING_DEPS = ["benchmark_results", "benchmark_samples"]
             "weighted error is lower than production's by the policy's margin on the samples both were evaluated "
             "on, else kept as a candidate with the reason. Every decision goes to the registry's audit log.",
         ),
+        table_asset(
+            "learning_curve",
+            deps=[*RANKING_DEPS, "dataset_samples"],
+            group_name="benchmark",
+            automation_condition=on_any_dep_update,
+        ),
     ],
-    description="Ranks the models on the benchmark, then decides promotions with the same weights.",
+    description="Ranks the models on the benchmark, decides promotions with the same weights, and plots the "
+    "return on data (every model's error against its dataset's size).",
 )
 def rank_and_promote(
     context: dg.AssetExecutionContext,
@@ -167,14 +179,6 @@ def rank_and_promote(
     samples = current_samples(membership)
     results = current_results(membership, tables.read("benchmark_results"))
     board = leaderboard(results, samples=samples, weights=policy.weights)
-    yield dg.MaterializeResult(
-        asset_key="benchmark_leaderboard",
-        metadata={
-            "leaderboard": dg.MetadataValue.md(board.markdown()),
-            "common_samples": len(board.common_samples),
-            "ranking": json.dumps([r.model_version for r in board.rows]),
-        },
-    )
     registry = model_registry.get_registry(actor=f"dagster run {context.run.run_id}")
     decisions = decide_candidates(registry, results, samples, policy)
     for decision in decisions:
@@ -185,5 +189,29 @@ def rank_and_promote(
         metadata={
             "production": production.version if production else "none",
             "decisions": dg.MetadataValue.md("\n".join(f"- {d}" for d in decisions) or "no candidate to decide"),
+        },
+    )
+
+    # The curve after the decisions, so that it shows the stages they left.
+    curve = learning_curve(
+        results, samples, models_frame(registry.state()), tables.read("dataset_samples"), weights=policy.weights
+    )
+    tables.write("learning_curve", curve)
+    plot = catalog.paths().reports / "learning_curve.png"
+    png = plot_curve(curve, plot)
+    yield dg.MaterializeResult(
+        asset_key="learning_curve",
+        metadata={"models": len(curve), "plot": dg.MetadataValue.path(str(plot))},
+    )
+    yield dg.MaterializeResult(
+        asset_key="benchmark_leaderboard",
+        metadata={
+            "leaderboard": dg.MetadataValue.md(board.markdown()),
+            "common_samples": len(board.common_samples),
+            "ranking": json.dumps([r.model_version for r in board.rows]),
+            "learning_curve": dg.MetadataValue.md(curve_markdown(curve)),
+            "learning_curve_plot": dg.MetadataValue.md(
+                f"![learning curve](data:image/png;base64,{base64.b64encode(png).decode()})"
+            ),
         },
     )

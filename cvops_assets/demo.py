@@ -4,6 +4,11 @@ It runs on the persistent instance in ``DAGSTER_HOME``, so everything it does is
 (``make dev``). ``DaemonStandIn`` does in-process what the Dagster daemon does on its schedule: it evaluates the
 project's own sensors and automation conditions and executes the runs they ask for. The demo itself only does
 what a person would: annotate matches (here: generate them) and ask for a retrain after each wave.
+
+The loop it shows: the first wave's matches come from two of the league's three pitches; the second wave brings
+the third, which the first model has never seen. The retrained model starts from the production model's weights
+on the new dataset version, and the benchmark decides on the samples both models were evaluated on whether it
+replaces production; the summary shows both models on each sample.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from collections.abc import Callable
 import dagster as dg
 import pandas as pd
 
+from cvops.benchmark import PromotionPolicy, current_results, current_samples, leaderboard
+from cvops.benchmark.leaderboard import per_sample
 from cvops.catalog import Catalog
 from cvops.home import init_home
 from cvops.labels import LabelStore
 from cvops.registry import open_registry
 from cvops.settings import CvopsPaths
 from cvops.synth import SynthConfig, generate_store
+from cvops.synth.league import STADIUMS
 from cvops_assets.demo_review import review_new_match
 
 Echo = Callable[[str], None]
@@ -36,8 +44,20 @@ DEMO_OP_CONFIG = {
 }
 
 
+def held_back_pitch(seed: int) -> str:
+    """The pitch the demo's second wave brings (the first wave never plays there): one per seed, in turn."""
+    return STADIUMS[seed % len(STADIUMS)].pitch
+
+
 def run_demo(
-    *, n_matches: int, n_new_matches: int, seconds: float, seed: int, train_minutes: float, echo: Echo = print
+    *,
+    n_matches: int,
+    n_new_matches: int,
+    seconds: float,
+    seed: int,
+    epochs: int,
+    max_train_minutes: float,
+    echo: Echo = print,
 ) -> None:
     started = time.monotonic()
     paths = init_home()
@@ -48,14 +68,21 @@ def run_demo(
     echo(f"cvops demo: state in {paths.home}")
     daemon = DaemonStandIn(defs, instance, echo, op_config={**DEMO_OP_CONFIG})
 
-    waves = [(n_matches, 0, seed)] + ([(n_new_matches, n_matches, seed + 1)] if n_new_matches else [])
-    for number, (count, first, wave_seed) in enumerate(waves, start=1):
-        echo(f"\n== {number}. {count} {'more ' if first else ''}annotated matches arrive")
-        config = SynthConfig(n_matches=count, seconds=seconds, seed=wave_seed, first_match_index=first)
+    new_pitch = held_back_pitch(seed)
+    first_pitches = tuple(s.pitch for s in STADIUMS if s.pitch != new_pitch)
+    waves = [(n_matches, 0, seed, first_pitches)]
+    if n_new_matches:
+        waves.append((n_new_matches, n_matches, seed + 1, (new_pitch,)))
+    training = {"epochs": epochs, "max_minutes": max_train_minutes}
+    for number, (count, first, wave_seed, pitches) in enumerate(waves, start=1):
+        where = ", ".join(pitches) + (", a pitch the first model has not seen" if first else "")
+        echo(f"\n== {number}. {count} {'more ' if first else ''}annotated matches arrive ({where})")
+        config = SynthConfig(n_matches=count, seconds=seconds, seed=wave_seed, first_match_index=first, pitches=pitches)
         _ensure_synthetic_matches(paths, config, echo)
         daemon.run_until_idle()
-        echo(f"== {number}. retrain: a new dataset version, a model trained for at most {train_minutes:g} min")
-        daemon.retrain(train_minutes)
+        start = "from the production model's weights" if first else "from scratch (no production model yet)"
+        echo(f"== {number}. retrain: a new dataset version, a model trained {epochs} epochs {start}")
+        daemon.retrain(training)
         daemon.run_until_idle()
 
     echo(f"\n== {len(waves) + 1}. a match nobody has annotated yet: its review queue and CVAT task")
@@ -113,10 +140,11 @@ class DaemonStandIn:
             if not launched and not requested:
                 return
 
-    def retrain(self, train_minutes: float) -> dg.ExecuteInProcessResult:
-        """What a person (or retrain_sensor) asks for: the retrain job, with the demo's training budget."""
+    def retrain(self, training: dict | None = None) -> dg.ExecuteInProcessResult:
+        """What a person (or retrain_sensor) asks for: the retrain job, with ``training`` as the config of its
+        ``trained_model`` step (epochs, safety limit, ...)."""
         job = self.defs.resolve_job_def("retrain")
-        config = self._run_config(job, {"trained_model": {"max_minutes": train_minutes}})
+        config = self._run_config(job, {"trained_model": training or {}})
         outcome = job.execute_in_process(instance=self.instance, run_config=config, raise_on_error=False)
         return self._report("retrain", None, outcome)
 
@@ -233,9 +261,13 @@ def _print_summary(paths: CvopsPaths, echo: Echo) -> None:
         )
         echo('\nbenchmark results per model (`cvops sql "SELECT * FROM benchmark_results"`):')
         echo(pairs.to_string(index=False) if len(pairs) else "  none")
-        models = catalog.query("SELECT model_version, dataset_version, stage FROM models ORDER BY model_version")
-        echo("\nmodels (`cvops models list`):")
+        models = catalog.query(
+            "SELECT model_version, dataset_version, coalesce(parent_model, 'scratch') AS started_from, stage "
+            "FROM models ORDER BY model_version"
+        )
+        echo("\nmodels and their lineage (`cvops models list`, `cvops models show VERSION`):")
         echo(models.to_string(index=False) if len(models) else "  none")
+        _print_before_and_after(catalog, echo)
     registry = open_registry(paths.model_registry, cache_dir=paths.models_cache)
     decisions = [e for e in registry.audit_log() if e.get("action") in ("promote", "reject", "rollback")]
     echo("\npromotion decisions (`cvops models audit`):")
@@ -247,3 +279,26 @@ def _print_summary(paths: CvopsPaths, echo: Echo) -> None:
         echo(top.to_string(index=False) if len(top) else "  none")
     checks = catalog.query('SELECT "check", bool_and(passed) AS passed FROM label_check_results GROUP BY ALL')
     echo(f"label checks: {len(checks)} kinds, {int((~checks['passed']).sum())} with failures")
+
+
+def _print_before_and_after(catalog: Catalog, echo: Echo) -> None:
+    """Every model on the benchmark samples all were evaluated on: in total (as promotion compares them), then
+    per sample with the sample's pitch, so a gain or a loss can be traced to the matches it came from."""
+    membership = catalog.read("benchmark_samples")
+    if not len(membership):
+        return
+    samples = current_samples(membership)
+    results = current_results(membership, catalog.read("benchmark_results"))
+    weights = PromotionPolicy().weights
+    board = leaderboard(results, samples=samples, weights=weights)
+    if not board.rows:
+        return
+    echo("\nbefore and after, on the benchmark samples every model was evaluated on (`cvops benchmark curve`):")
+    echo(board.to_frame()[["model_version", "weighted_error", "hota", "samples"]].round(4).to_string(index=False))
+    table = per_sample(results, samples=board.common_samples, weights=weights)
+    wide = table.pivot(index="match_id", columns="model_version", values=["weighted_error", "hota"]).round(4)
+    wide.columns = [f"{model} {'error' if metric == 'weighted_error' else 'HOTA'}" for metric, model in wide.columns]
+    pitches = catalog.query("SELECT match_id, pitch FROM matches").set_index("match_id")["pitch"]
+    wide.insert(0, "pitch", pitches.reindex(wide.index))
+    echo("per sample (weighted error = (FN + FP + 5 IDSW) / ground-truth boxes; lower is better):")
+    echo(wide[["pitch", *sorted(wide.columns.drop("pitch"), key=lambda c: (c.split()[1], c))]].to_string())

@@ -10,7 +10,11 @@ local subprocess and chooses its ``CUDA_VISIBLE_DEVICES``:
   equal to the pool size keeps the other GPU steps queued in Dagster instead of waiting in processes;
 - with an empty pool (a laptop, CI), GPU steps get ``CUDA_VISIBLE_DEVICES=""`` and run on the CPU;
 - other steps get ``CUDA_VISIBLE_DEVICES=""`` while the pool has devices (``hide_gpus_from_other_steps``), so an
-  untagged step that asks torch for "auto" cannot land on a device a GPU step was promised.
+  untagged step that asks torch for "auto" cannot land on a device a GPU step was promised;
+- every step gets its share of the CPU: the run's ``cores`` divided by the steps it runs at once
+  (``max_concurrent``), as ``$CVOPS_STEP_CPUS`` and the OpenMP/MKL/OpenBLAS thread variables
+  (:mod:`cvops.cpu`), so concurrent steps never run more threads than there are cores; training splits its
+  share between torch threads and DataLoader workers.
 
 For clusters, :func:`k8s_gpu_executor` configures ``dagster-k8s``'s ``k8s_job_executor``: every step is a
 Kubernetes Job and the same tags ask the scheduler for ``nvidia.com/gpu: 1``. See ``docs/gpu.md``.
@@ -40,6 +44,7 @@ from dagster._core.executor.step_delegating import (
 )
 from dagster._grpc.types import ExecuteStepArgs
 
+from cvops.cpu import available_cores, share_per_step, thread_environment
 from cvops_assets import gpu_devices
 from cvops_assets.gpu_devices import (
     CUDA_VISIBLE_DEVICES,
@@ -98,19 +103,28 @@ class LocalGpuStepHandler(StepHandler):
     """Starts each step as a local ``dagster api execute_step`` process with its own ``CUDA_VISIBLE_DEVICES``."""
 
     def __init__(
-        self, pool: DevicePool, lock_dir: Path, hide_gpus_from_other_steps: bool = True, wait_poll_s: float = 0.5
+        self,
+        pool: DevicePool,
+        lock_dir: Path,
+        hide_gpus_from_other_steps: bool = True,
+        wait_poll_s: float = 0.5,
+        cpus_per_step: int = 1,
     ) -> None:
         super().__init__()
         self.pool = pool
         self.lock_dir = lock_dir
         self.hide_gpus_from_other_steps = hide_gpus_from_other_steps
         self.wait_poll_s = wait_poll_s
+        self.cpus_per_step = cpus_per_step
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
     @property
     def name(self) -> str:
         devices = ", ".join(self.pool.devices) or "none, GPU steps run on the CPU"
-        return f"cvops LocalGpuStepHandler (GPUs: {devices}; from {self.pool.source})"
+        return (
+            f"cvops LocalGpuStepHandler (GPUs: {devices}; from {self.pool.source}; "
+            f"{self.cpus_per_step} CPU thread(s) per step)"
+        )
 
     def launch_step(self, step_handler_context: StepHandlerContext) -> Iterator[DagsterEvent]:
         step_key = _single_step_key(step_handler_context)
@@ -121,8 +135,8 @@ class LocalGpuStepHandler(StepHandler):
             command, env, where, device = self._launch_plan(step_args, needs_gpu, lease)
             yield DagsterEvent.step_worker_starting(
                 step_handler_context.get_step_context(step_key),
-                message=f'Executing step "{step_key}" in a subprocess{where}.',
-                metadata={CUDA_VISIBLE_DEVICES: device},
+                message=f'Executing step "{step_key}" in a subprocess{where}, {self.cpus_per_step} CPU thread(s).',
+                metadata={CUDA_VISIBLE_DEVICES: device, "cpu_threads": self.cpus_per_step},
             )
             process = subprocess.Popen(command, env=env, pass_fds=(lease.fd,) if lease else ())
             if lease is not None:
@@ -141,6 +155,7 @@ class LocalGpuStepHandler(StepHandler):
         command = [step_args.job_origin.executable_path, "-m", "dagster", "api", "execute_step"]
         env = dict(os.environ)
         env.update({item["name"]: item["value"] for item in step_args.get_command_env()})
+        env.update(thread_environment(self.cpus_per_step))
         if needs_gpu and self.pool.devices and lease is None:
             # Every device is held (a step of another run, or one of this run still exiting): the process waits
             # for a lease itself, so the executor keeps following the other steps meanwhile.
@@ -207,7 +222,14 @@ GPU_EXECUTOR_CONFIG = {
     "max_concurrent": dg.Field(
         dg.Noneable(dg.IntSource),
         default_value=None,
-        description="Steps running at once in one run (default: the number of CPUs).",
+        description="Steps running at once in one run (default: the number of cores).",
+    ),
+    "cores": dg.Field(
+        dg.Noneable(dg.IntSource),
+        default_value=None,
+        description="Cores the run's steps share: each step gets cores // max_concurrent threads (at least one). "
+        "Default: the cores this process may use (CPU affinity and cgroup quota). With several runs at once, give "
+        "each a part of the machine.",
     ),
     "tag_concurrency_limits": get_tag_concurrency_limits_config(),
     "devices": dg.Field(
@@ -246,12 +268,20 @@ def build_gpu_executor(config: Mapping[str, Any]) -> StepDelegatingExecutor:
     tag_limits = list(config.get("tag_concurrency_limits") or [])
     if pool.devices:
         tag_limits.append({"key": GPU_TAG, "value": GPU_TAG_VALUE, "limit": len(pool.devices)})
+    cores = config.get("cores") or available_cores()
+    max_concurrent = config.get("max_concurrent") or cores
+    handler = LocalGpuStepHandler(
+        pool,
+        lock_dir,
+        config.get("hide_gpus_from_other_steps", True),
+        cpus_per_step=share_per_step(cores, max_concurrent),
+    )
     return StepDelegatingExecutor(
-        LocalGpuStepHandler(pool, lock_dir, config.get("hide_gpus_from_other_steps", True)),
+        handler,
         retries=RetryMode.from_config(config.get("retries", {"enabled": {}})),
         sleep_seconds=config.get("poll_interval_s", 0.25),
         check_step_health_interval_seconds=2,
-        max_concurrent=config.get("max_concurrent") or os.cpu_count() or 1,
+        max_concurrent=max_concurrent,
         tag_concurrency_limits=tag_limits,
     )
 

@@ -1,12 +1,13 @@
-"""Training: a model per dataset version, registered as a candidate with its TorchScript export and card."""
+"""Training: a model per dataset version, warm-started from production, registered as a candidate with its
+TorchScript export and card when it passes the release gate."""
 
 import dagster as dg
 from pydantic import Field
 
 from cvops.benchmark.scoring import score_val_matches, val_matches
 from cvops.datasets import checkout_version, latest_version
-from cvops.model import TrainConfig, train
-from cvops.model.release import register_candidate
+from cvops.model import TrainConfig, TrainResult, load_checkpoint, train
+from cvops.model.release import NotReleasableError, ReleaseConfig, register_candidate
 from cvops.registry.registry import models_frame
 from cvops_assets.automation import on_any_dep_update
 from cvops_assets.catalog_tables import label_store, table_asset
@@ -21,13 +22,20 @@ from cvops_resources import (
     VideoResource,
 )
 
+ReleaseRunConfig = run_config(ReleaseConfig)
+
 
 class TrainRunConfig(run_config(TrainConfig)):
     """The training run (docs/model.md explains each setting)."""
 
     dataset_version: int | None = Field(default=None, description="Dataset version to train on; unset: the latest.")
     max_minutes: float | None = Field(
-        default=5.0, description="Wall-clock budget for the training loop (evaluation excluded); unset: epochs only."
+        default=120.0,
+        description="Safety net: stop the training loop after this many minutes (evaluation excluded); a run it "
+        "stops has not finished its epochs and is not registered. Unset: no limit.",
+    )
+    release: ReleaseRunConfig = Field(
+        default=ReleaseRunConfig(), description="The release gate a model must pass to be registered."
     )
 
 
@@ -36,9 +44,11 @@ class TrainRunConfig(run_config(TrainConfig)):
     group_name="models",
     kinds={"pytorch"},
     op_tags=gpu_op_tags(),
-    description="A detector + re-ID model trained on a dataset version (checked out with dvc pull), exported to "
-    "TorchScript (parity checked) and registered as a candidate; the benchmark then decides on promotion. Its "
-    "tracking is scored on the version's val matches.",
+    description="A detector + re-ID model trained for a number of epochs on a dataset version (checked out with dvc "
+    "pull), from the production model's weights by default; if it finished its epochs and reaches the release "
+    "gate's player AP50, exported to TorchScript (parity checked) and registered as a candidate (else the run "
+    "fails and says why); the benchmark then decides on promotion. Its tracking is scored on the version's val "
+    "matches.",
 )
 def trained_model(
     context: dg.AssetExecutionContext,
@@ -57,9 +67,25 @@ def trained_model(
             raise dg.Failure("there is no dataset version to train on yet: materialise dataset_version first")
         number = latest.version
     checkout = checkout_version(repo, number, catalog.paths().checkouts / f"dataset-v{number}")
-    result = train(checkout, config.to_domain(), log=context.log.info)
+    train_config: TrainConfig = config.to_domain()
     registry = model_registry.get_registry(actor=f"dagster run {context.run.run_id}")
-    version = register_candidate(result, registry, dataset_version=f"dataset/v{number}")
+    production = registry.production() if train_config.start_from == "production" else None
+    parent = load_checkpoint(registry.checkpoint_path(production.version)) if production else None
+    if production is not None:
+        context.log.info(
+            f"warm start from the production model {production.version} ({production.card.dataset_version})"
+        )
+    result = train(checkout, train_config, parent=parent, log=context.log.info)
+    try:
+        version = register_candidate(
+            result,
+            registry,
+            dataset_version=f"dataset/v{number}",
+            gate=config.release.to_domain(),
+            parent_model=production.version if production else None,
+        )
+    except NotReleasableError as refused:
+        raise dg.Failure(str(refused), metadata=_training_metadata(result)) from None
     context.instance.add_dynamic_partitions(models_partitions.name, [version.version])
 
     val = result.val_metrics or {}
@@ -76,20 +102,32 @@ def trained_model(
         metadata={
             "model_version": version.version,
             "dataset_version": f"dataset/v{number}",
-            "device": result.device,
-            "training_seconds": round(result.seconds, 1),
-            "images_per_second": round(result.images_per_second, 2),
-            "epochs_completed": result.epochs_completed,
-            "stopped_by_time_budget": result.stopped_by_time_budget,
-            "player_ap50": _finite(val.get("player_ap50")),
+            "parent_model": version.card.parent_model or "none (from scratch)",
+            **_training_metadata(result),
             "map50": _finite(val.get("map50")),
             "track_score_threshold": _finite(val.get("track_score_threshold")),
             "torchscript_max_abs_diff": version.card.parity_max_abs_diff,
             **tracking,
-            "loss_per_epoch": dg.MetadataValue.md(_loss_table(result.loss_history)),
         },
         data_version=dg.DataVersion(version.version),
     )
+
+
+def _training_metadata(result: TrainResult) -> dict:
+    """How the run went, for the materialisation or for the failure that refuses it."""
+    return {
+        "device": result.device,
+        "cpu_share": result.threads.cpus,
+        "torch_threads": result.threads.torch_threads,
+        "loader_workers": result.threads.loader_workers,
+        "training_seconds": round(result.seconds, 1),
+        "images_per_second": round(result.images_per_second, 2),
+        "epochs_completed": result.epochs_completed,
+        "epochs": result.config.epochs,
+        "stopped_by_time_limit": result.stopped_by_time_budget,
+        "player_ap50": _finite((result.val_metrics or {}).get("player_ap50")),
+        "loss_per_epoch": dg.MetadataValue.md(_loss_table(result.loss_history)),
+    }
 
 
 @dg.multi_asset(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -79,10 +80,35 @@ def list_versions(ctx: click.Context, stage: str | None, fmt: str) -> None:
 @click.argument("version")
 @click.pass_context
 def show(ctx: click.Context, version: str) -> None:
-    """Print the model card of VERSION."""
+    """Print the lineage and the model card of VERSION."""
     registry = _open(ctx)
-    click.echo(f"stage: {registry.get(version).stage.value}\n")
+    chain = registry.lineage(version)
+    click.echo(f"stage: {chain[0].stage.value}")
+    steps = [f"{v.version} ({v.card.dataset_version})" for v in chain]
+    click.echo("lineage: " + " <- ".join(steps) + " <- from scratch\n")
     click.echo(registry.card_markdown(version), nl=False)
+
+
+@models.command("pull")
+@click.argument("version")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write (replaced as a whole once the new one is complete).",
+)
+@click.pass_context
+def pull(ctx: click.Context, version: str, out: Path) -> None:
+    """Write what an application needs to run VERSION (`production` or an id): TorchScript, ONNX (checked
+    against the eager model), card, the tracker's operating point and a checksum manifest."""
+    from cvops.delivery import CHECKSUMS, pull_model
+
+    pulled = pull_model(_open(ctx), version, out)
+    click.echo(
+        f"{pulled.version.version} ({pulled.version.stage.value}) written to {pulled.folder}: "
+        f"{', '.join(pulled.files)}; ONNX matches the eager model within {pulled.onnx_max_abs_diff:.2g}; "
+        f"check with `cd {pulled.folder} && sha256sum -c {CHECKSUMS}`"
+    )
 
 
 @models.command("promote")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-# With this league seed the first six matches come from two stadiums and the next three bring the third. The demo
-# groups matches by pitch, one validation match per group, so wave 2 adds a benchmark sample and the summary shows
-# the old model evaluated on that new sample alone (not on the samples it was already scored on).
+# The league seed of the first wave. Whatever the seed, the first wave plays on two of the league's three pitches
+# and the second wave on the third (the seed picks which). The demo groups matches by pitch, one validation match
+# per group, so wave 2 adds a benchmark sample and the summary shows the old model evaluated on that new sample
+# alone (not on the samples it was already scored on).
 DEMO_SEED = 15
 
 
@@ -29,9 +30,16 @@ def init() -> None:
     show_default=True,
     help="Synthetic league seed of the first wave (the second uses seed + 1).",
 )
-@click.option("--train-minutes", default=2.5, show_default=True, help="Training budget of each retrain.")
-def demo(n_matches: int, n_new: int, seconds: float, seed: int, train_minutes: float) -> None:
-    """Generate matches, let the sensor pick them up and materialise the chain; then add more matches."""
+@click.option("--epochs", default=8, show_default=True, help="Training budget of each retrain, in epochs.")
+@click.option(
+    "--max-train-minutes",
+    default=30.0,
+    show_default=True,
+    help="Safety net of each retrain: a training that has not finished by then is stopped and not registered.",
+)
+def demo(n_matches: int, n_new: int, seconds: float, seed: int, epochs: int, max_train_minutes: float) -> None:
+    """Generate matches, let the sensor pick them up and materialise the chain; then add matches from a new pitch
+    and retrain from the production model."""
     from cvops_assets.demo import run_demo
 
     run_demo(
@@ -39,6 +47,7 @@ def demo(n_matches: int, n_new: int, seconds: float, seed: int, train_minutes: f
         n_new_matches=n_new,
         seconds=seconds,
         seed=seed,
-        train_minutes=train_minutes,
+        epochs=epochs,
+        max_train_minutes=max_train_minutes,
         echo=click.echo,
     )

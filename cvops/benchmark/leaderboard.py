@@ -89,3 +89,32 @@ def leaderboard(
             rows.append(LeaderboardRow(model, len(mine), weighted_error(metrics, weights), metrics))
     rows.sort(key=lambda r: (r.weighted_error, r.model_version))
     return Leaderboard(rows=rows, common_samples=common, weights=weights)
+
+
+def per_sample(
+    results: pd.DataFrame,
+    *,
+    models: Sequence[str] | None = None,
+    samples: Sequence[str] | None = None,
+    weights: ErrorWeights | None = None,
+) -> pd.DataFrame:
+    """Each model's weighted error and HOTA on each sample: ``match_id, model_version, weighted_error, hota``
+    (where a leaderboard's totals came from: which samples a model gained or lost on)."""
+    weights = weights or ErrorWeights()
+    if samples is not None:
+        results = results[results["match_id"].isin(list(samples))]
+    if models is not None:
+        results = results[results["model_version"].isin(list(models))]
+    rows = []
+    for model, match, text in zip(results["model_version"], results["match_id"], results["stats"], strict=True):
+        metrics = SequenceMetrics.from_dict(json.loads(text))
+        rows.append(
+            {
+                "match_id": match,
+                "model_version": model,
+                "weighted_error": weighted_error(metrics, weights),
+                "hota": metrics.hota,
+            }
+        )
+    columns = ["match_id", "model_version", "weighted_error", "hota"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["match_id", "model_version"], ignore_index=True)

@@ -241,12 +241,29 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "models",
             False,
-            "Every model version in the registry, its stage and its metrics (JSON).",
+            "Every model version in the registry, the model it was warm-started from, its stage and its metrics "
+            "(JSON).",
             model_version=pa.string(),
             dataset_version=pa.string(),
+            parent_model=pa.string(),
             stage=pa.string(),
             created_at=_TS,
             metrics=pa.string(),
+        ),
+        _spec(
+            "learning_curve",
+            False,
+            "The return on data: every model's weighted error and HOTA on the benchmark samples common to all, "
+            "against the size of its dataset version, with the model it was warm-started from.",
+            model_version=pa.string(),
+            dataset_version=pa.string(),
+            parent_model=pa.string(),
+            stage=pa.string(),
+            train_matches=pa.int64(),
+            train_images=pa.int64(),
+            samples=pa.int64(),
+            weighted_error=pa.float64(),
+            hota=pa.float64(),
         ),
     )
 }

@@ -1,10 +1,13 @@
-"""Training from scratch on a dataset version, within an epoch count and an optional wall-clock budget.
+"""Training on a dataset version for a number of epochs, from scratch or from a parent model's weights.
 
-The learning rate follows a linear warm-up then a cosine decay over *progress*, where progress is the
-larger of the step fraction and the elapsed fraction of ``max_minutes``. So a run that will be cut by its
-time budget still anneals to a low learning rate before it stops instead of ending mid-schedule at a high
-one (which costs a lot of accuracy for short runs). Without a time budget, a CPU run is fully reproducible
-from its seed.
+The budget is the epoch count: the learning rate follows a linear warm-up then a cosine decay over the run's
+steps, so a seeded CPU run is reproducible whatever the machine's load, and a run on a busy machine takes longer
+instead of ending with a worse model. ``max_minutes`` is only a safety net against a run that would never end:
+a run it stops has not finished its training, and :mod:`cvops.model.release` refuses to register it.
+
+Warm start (``parent``): the network starts from a parent model's weights (the production model, when the
+platform retrains), and the identity classifier keeps the rows of the identities both datasets share, so
+retraining on a new dataset version refines what the parent learnt instead of starting over.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from cvops.cpu import TrainingThreads, step_cpus
 from cvops.errors import InputError
-from cvops.model.checkpoint import save_checkpoint
+from cvops.model.checkpoint import Checkpoint, save_checkpoint
 from cvops.model.data import AugmentConfig, DetectionDataset, make_loader
 from cvops.model.detection_metrics import evaluate_detection
 from cvops.model.device import DeviceSettings, deterministic, resolve_device
@@ -31,28 +35,36 @@ from cvops.model.network import CenterTrackNet, ModelConfig
 from cvops.model.schema import manifest_path, read_manifest
 from cvops.model.targets import BatchTargets
 
+START_FROM = ("production", "scratch")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on (stored in the checkpoint). The defaults are the configuration
-    measured in docs/benchmarks.md; ``max_minutes`` and ``num_threads`` are the knobs for a CPU budget."""
+    measured in docs/benchmarks.md; the budget is ``epochs``, ``max_minutes`` only a safety net."""
 
     epochs: int = 30
+    """The training budget: passes over the train split. The learning-rate schedule spans them, so the same
+    seed and epochs give the same model on a fast or a busy machine."""
     batch_size: int = 16
     input_size: tuple[int, int] = (384, 224)
     """Network input (width, height), multiples of 32; frames are letterboxed into it (640x360 at scale 0.6)."""
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
-    num_workers: int = 0
-    """DataLoader worker processes; 0 loads in the training process (on 2 shared cores, one worker was slower:
-    docs/benchmarks.md); on a GPU machine with spare cores, use several."""
+    num_workers: int | None = None
+    """DataLoader worker processes; ``None``: from the step's share of the CPU (``cvops.cpu.TrainingThreads``:
+    none below 4 cores on a CPU, all cores but one, up to 8, on a GPU). Batches are the same either way."""
     max_minutes: float | None = None
-    """Wall-clock budget for the training loop (evaluation excluded); ``None``: epochs only."""
+    """Safety net: stop the training loop after this many minutes (evaluation excluded); a run stopped by it
+    has not finished its epochs and is not registered. ``None``: no limit."""
     device: str = "auto"
     num_threads: int | None = None
-    """Torch intra-op threads for the run (restored afterwards); ``None`` keeps torch's setting. On a CPU
-    shared with other jobs, 1 can be several times faster than oversubscribed cores (see docs/model.md)."""
+    """Torch intra-op threads for the run (restored afterwards); ``None``: the step's share of the CPU that
+    the executor gave it (``$CVOPS_STEP_CPUS``, else every available core) less its loader workers."""
+    start_from: str = "production"
+    """``production``: start from the weights of the model in production, when there is one (the platform
+    passes them; the model card names the parent); ``scratch``: random initial weights."""
     warmup_steps: int = 30
     min_lr_fraction: float = 0.02
     grad_clip_norm: float | None = 10.0
@@ -71,7 +83,9 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
         if self.max_minutes is not None and self.max_minutes <= 0:
-            raise ValueError("max_minutes must be positive (or None for no budget)")
+            raise ValueError("max_minutes must be positive (or None for no limit)")
+        if self.start_from not in START_FROM:
+            raise ValueError(f"start_from must be one of {START_FROM}, got {self.start_from!r}")
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(
@@ -100,9 +114,14 @@ class TrainResult:
     device: str
     epochs_completed: int
     stopped_by_time_budget: bool
+    """The ``max_minutes`` safety net stopped the run before its last epoch."""
     val_metrics: dict[str, Any] | None
     evaluation_seconds: float
     loss: FairMOTLoss
+    threads: TrainingThreads
+    """The torch threads and loader workers the run used, from the CPU share it was given."""
+    warm_start: WarmStart | None = None
+    """What was taken from the parent model; ``None``: trained from scratch."""
 
     def save(self, path: Path) -> Path:
         """Checkpoint the model with its identity map, training config and metrics."""
@@ -125,29 +144,36 @@ class TrainResult:
             "stopped_by_time_budget": self.stopped_by_time_budget,
             "final_loss": final,
             "device": self.device,
+            "torch_threads": self.threads.torch_threads,
+            "loader_workers": self.threads.loader_workers,
+            "warm_start": asdict(self.warm_start) if self.warm_start else None,
         }
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """What a warm-started run took from its parent checkpoint."""
+
+    identities_kept: int
+    """Rows of the identity classifier carried over: the identities both training sets have."""
+    identities_new: int
+    """Identities of this training set the parent did not know (their rows start fresh)."""
+
+
+@dataclass(frozen=True)
 class CosineSchedule:
-    """Linear warm-up over steps, then cosine decay over progress (see the module docstring)."""
+    """Linear warm-up, then cosine decay over the run's steps (never over time: see the module docstring)."""
 
     base_lr: float
     warmup_steps: int
     total_steps: int
-    budget_seconds: float | None
     min_fraction: float
 
-    def progress(self, step: int, elapsed: float) -> float:
-        by_steps = step / max(1, self.total_steps)
-        by_time = elapsed / self.budget_seconds if self.budget_seconds else 0.0
-        return max(by_steps, by_time)
-
-    def lr(self, step: int, elapsed: float) -> float:
+    def lr(self, step: int) -> float:
         # Short runs (tests, tiny datasets) must not spend their whole schedule warming up.
         warmup_steps = max(1, min(self.warmup_steps, self.total_steps // 5))
         warmup = min(1.0, (step + 1) / warmup_steps)
-        cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, self.progress(step, elapsed))))
+        cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, self.total_steps))))
         return self.base_lr * warmup * (self.min_fraction + (1 - self.min_fraction) * cosine)
 
 
@@ -164,34 +190,82 @@ def _has_split(root: Path, split: str | None) -> bool:
     return split is not None and not read_manifest(root, split).empty
 
 
+def training_threads(config: TrainConfig, settings: DeviceSettings) -> TrainingThreads:
+    """The run's torch threads and loader workers: the config's where it sets them, else the step's CPU share."""
+    share = TrainingThreads.split(step_cpus(), on_gpu=settings.device.type == "cuda")
+    workers = share.loader_workers if config.num_workers is None else config.num_workers
+    threads = share.torch_threads if config.num_threads is None else config.num_threads
+    return TrainingThreads(cpus=share.cpus, torch_threads=threads, loader_workers=workers)
+
+
+def load_parent(model: CenterTrackNet, loss: FairMOTLoss, identity_map: IdentityMap, parent: Checkpoint) -> WarmStart:
+    """Copy ``parent``'s network weights into ``model`` and, into ``loss``, its uncertainty weights and the
+    classifier rows of the identities ``identity_map`` shares with it (a (match, track) pair is the same player
+    in both datasets). The architectures must be equal: a changed architecture trains from scratch."""
+    if parent.model.config != model.config:
+        raise InputError(
+            f"the parent model's architecture {parent.model.config} differs from this run's {model.config}: "
+            "train from scratch (start_from='scratch') to change it",
+            field="start_from",
+        )
+    model.load_state_dict(parent.model.state_dict())
+    state = parent.loss_state or {}
+    kept = 0
+    with torch.no_grad():
+        for name in ("detection_log_var", "identity_log_var"):
+            if name in state:
+                getattr(loss, name).copy_(state[name])
+        if loss.classifier is not None and "classifier.weight" in state:
+            rows = identity_map.lookup(*zip(*parent.identity_map.keys, strict=True)) if len(parent.identity_map) else []
+            for old_row, new_row in enumerate(rows):
+                if new_row >= 0:
+                    loss.classifier.weight[new_row] = state["classifier.weight"][old_row]
+                    loss.classifier.bias[new_row] = state["classifier.bias"][old_row]
+                    kept += 1
+    return WarmStart(identities_kept=kept, identities_new=len(identity_map) - kept)
+
+
 class Trainer:
     """One training run: dataset, model, loss, optimizer, loader and schedule (:func:`train` runs it; the
     throughput benchmark times its :meth:`step`)."""
 
-    def __init__(self, root: Path, config: TrainConfig, settings: DeviceSettings, log: Callable[[str], None]):
+    def __init__(
+        self,
+        root: Path,
+        config: TrainConfig,
+        settings: DeviceSettings,
+        log: Callable[[str], None],
+        *,
+        threads: TrainingThreads | None = None,
+        parent: Checkpoint | None = None,
+    ):
         self.root, self.config, self.settings, self.log = root, config, settings, log
+        self.threads = threads or training_threads(config, settings)
         self.dataset = DetectionDataset(root, "train", config.input_size, augment=config.augment)
         if len(self.dataset) == 0:
             raise InputError("the dataset has no train samples", file=manifest_path(root), field="split")
         self.identity_map = self.dataset.identity_map
-        self.model = CenterTrackNet(config.model_config()).to(settings.device, memory_format=settings.memory_format)
+        model = CenterTrackNet(config.model_config())
         self.loss = FairMOTLoss(
             len(self.identity_map), config.embedding_dim, config.loss_weights, config.uncertainty_weighting
-        ).to(settings.device)
+        )
+        self.warm_start = load_parent(model, self.loss, self.identity_map, parent) if parent is not None else None
+        self.model = model.to(settings.device, memory_format=settings.memory_format)
+        self.loss = self.loss.to(settings.device)
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, self.loss, weight_decay=config.weight_decay))
         self.scaler = torch.amp.GradScaler(settings.device.type, enabled=settings.needs_grad_scaler)
         self.loader = make_loader(
             self.dataset,
             config.batch_size,
             shuffle=True,
-            num_workers=config.num_workers,
+            num_workers=self.threads.loader_workers,
             seed=config.seed,
             pin_memory=settings.device.type == "cuda",
         )
-        budget = config.max_minutes * 60 if config.max_minutes is not None else None
         self.schedule = CosineSchedule(
-            config.lr, config.warmup_steps, config.epochs * len(self.loader), budget, config.min_lr_fraction
+            config.lr, config.warmup_steps, config.epochs * len(self.loader), config.min_lr_fraction
         )
+        self.time_limit_s = config.max_minutes * 60 if config.max_minutes is not None else None
 
     def step(self, images: torch.Tensor, targets: BatchTargets, lr: float) -> dict[str, float]:
         """One optimisation step on a batch at learning rate ``lr``; returns the loss components."""
@@ -215,10 +289,17 @@ class Trainer:
 
     def run(self) -> TrainResult:
         config = self.config
+        start = "from scratch"
+        if self.warm_start is not None:
+            start = (
+                f"from the parent's weights ({self.warm_start.identities_kept} identities kept, "
+                f"{self.warm_start.identities_new} new)"
+            )
         self.log(
-            f"training on {self.settings.device}: {len(self.dataset)} images, "
+            f"training on {self.settings.device} {start}: {len(self.dataset)} images, "
             f"{len(self.identity_map)} identities, input {config.input_size[0]}x{config.input_size[1]}, "
-            f"batch {config.batch_size}, {config.epochs} epochs, budget {config.max_minutes or 'none'} min"
+            f"batch {config.batch_size}, {config.epochs} epochs, {self.threads.torch_threads} torch threads, "
+            f"{self.threads.loader_workers} loader workers, time limit {config.max_minutes or 'none'} min"
         )
         self.model.train()
         history: list[dict[str, float]] = []
@@ -229,11 +310,10 @@ class Trainer:
             sums: dict[str, float] = defaultdict(float)
             batches, lr = 0, 0.0
             for images, targets in self.loader:
-                elapsed = time.perf_counter() - start
-                if self.schedule.budget_seconds is not None and elapsed >= self.schedule.budget_seconds:
+                if self.time_limit_s is not None and time.perf_counter() - start >= self.time_limit_s:
                     stopped = True
                     break
-                lr = self.schedule.lr(step, elapsed)
+                lr = self.schedule.lr(step)
                 stats = self.step(images, targets, lr)
                 for name, value in stats.items():
                     sums[name] += value
@@ -266,6 +346,8 @@ class Trainer:
             val_metrics=val_metrics,
             evaluation_seconds=evaluation_seconds,
             loss=self.loss,
+            threads=self.threads,
+            warm_start=self.warm_start,
         )
 
     def _epoch_summary(
@@ -293,16 +375,24 @@ def _format_stats(stats: dict[str, float]) -> str:
     return " ".join(f"{name} {stats[name]:.3f}" for name in names if name in stats)
 
 
-def train(dataset_root: Path, config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainResult:
-    """Train a fresh network on the ``train`` split of the dataset version at ``dataset_root``, then
-    evaluate it on ``config.evaluate_split``. Never downloads weights."""
+def train(
+    dataset_root: Path,
+    config: TrainConfig,
+    *,
+    parent: Checkpoint | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train on the ``train`` split of the dataset version at ``dataset_root``, from ``parent``'s weights when
+    given (else from scratch), then evaluate on ``config.evaluate_split``. Never downloads weights."""
+    if parent is not None and config.start_from == "scratch":
+        raise InputError("a parent model was given to a run configured to start from scratch", field="start_from")
     root = Path(dataset_root)
     settings = resolve_device(config.device)
+    threads = training_threads(config, settings)
     previous_threads = torch.get_num_threads()
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
+    torch.set_num_threads(threads.torch_threads)
     try:
         with deterministic(settings, config.seed):
-            return Trainer(root, config, settings, log).run()
+            return Trainer(root, config, settings, log, threads=threads, parent=parent).run()
     finally:
         torch.set_num_threads(previous_threads)

@@ -42,6 +42,8 @@ class ModelCard:
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     """Anything else the trainer wants on the card (free-form JSON)."""
+    parent_model: str | None = None
+    """The registry version whose weights training started from (warm start); ``None``: from scratch."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset_version, str) or not self.dataset_version.strip():
@@ -73,6 +75,7 @@ class ModelCard:
         device: str,
         notes: str = "",
         extra: dict[str, Any] | None = None,
+        parent_model: str | None = None,
         repo_dir: str | Path | None = None,
     ) -> ModelCard:
         """A card stamped with the current code commit, torch version and time."""
@@ -87,11 +90,13 @@ class ModelCard:
             created_at=datetime.now(UTC),
             notes=notes,
             extra=dict(extra or {}),
+            parent_model=parent_model,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset_version": self.dataset_version,
+            "parent_model": self.parent_model,
             "code_commit": self.code_commit,
             "created_at": self.created_at.isoformat(),
             "torch_version": self.torch_version,
@@ -116,6 +121,7 @@ class ModelCard:
             created_at=datetime.fromisoformat(data["created_at"]),
             notes=data.get("notes", ""),
             extra=data.get("extra", {}),
+            parent_model=data.get("parent_model"),
         )
 
 
@@ -127,6 +133,7 @@ def render_card_markdown(version: str, card: ModelCard, files: dict[str, str]) -
         "| field | value |",
         "|---|---|",
         f"| dataset version | `{card.dataset_version}` |",
+        f"| parent model | {f'`{card.parent_model}` (warm start)' if card.parent_model else 'none (from scratch)'} |",
         f"| code commit | `{card.code_commit}` |",
         f"| created at | {card.created_at.isoformat(timespec='seconds')} |",
         f"| torch | {card.torch_version} |",

@@ -4,6 +4,10 @@ Each version keeps its checkpoint, its TorchScript export and its card; stages m
 ``production`` (exactly one at a time) and ``archived``. Every change appends to the audit log and rewrites the
 index in one transaction (see :mod:`cvops.registry.state` for the rules, :mod:`cvops.registry.storage` for the
 files), then rewrites the catalog table ``models`` so ``cvops sql "SELECT * FROM models"`` shows the registry.
+
+``production.json`` at the registry's root is the stable pointer an application polls: the production model's
+version and the paths and checksums of its files, relative to the root. Promotions and rollbacks replace it in
+one atomic write (a rename on a local folder, a single PUT on S3), so a reader sees the old pointer or the new one.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from cvops.s3 import S3Settings
 CARD_JSON = "card.json"
 CARD_MD = "card.md"
 TORCHSCRIPT_FILE = "model.torchscript.pt"
+PRODUCTION_POINTER = "production.json"
 MODELS_TABLE = "models"
 _MAX_ATTEMPTS = 20
 
@@ -115,9 +120,27 @@ class ModelRegistry:
         v = self.get(version)
         return self.storage.local_path(v.folder, v.torchscript_file, v.torchscript_sha256)
 
+    def lineage(self, version: str) -> builtins.list[ModelVersion]:
+        """``version``, its parent model, the parent's parent, ... back to a model trained from scratch."""
+        state = self.state()
+        chain = [state.get(version)]
+        while chain[-1].card.parent_model is not None:
+            parent = state.get(chain[-1].card.parent_model)
+            if parent in chain:
+                raise RegistryError(f"the parent models of {version} form a cycle at {parent.version}")
+            chain.append(parent)
+        return chain
+
     def card_markdown(self, version: str) -> str:
         v = self.get(version)
         return self.storage.read_text(v.folder, CARD_MD)
+
+    def production_pointer(self) -> dict[str, Any] | None:
+        """What ``production.json`` says (``None`` before the first promotion): what an application polls."""
+        try:
+            return json.loads(self.storage.read_text("", PRODUCTION_POINTER))
+        except (FileNotFoundError, RegistryError):
+            return None
 
     def audit_log(self) -> builtins.list[dict[str, Any]]:
         """Every change ever made, oldest first: seq, at, who, action, version, reason, from, to, changes."""
@@ -199,9 +222,14 @@ class ModelRegistry:
         return state.get(version)
 
     def write_catalog(self) -> None:
-        """Rewrite the ``models`` table from the current state (done after every change)."""
+        """Rewrite the ``models`` table and the production pointer from the current state (done after every
+        change; call it to repair them after an :class:`IncompleteChangeError`)."""
+        state = self.state()
+        entries = self.storage.read_audit(after_seq=state.audit_seq - 1) if state.audit_seq else []
+        if entries:
+            self._write_pointer(state, entries[-1])
         if self.manifests is not None:
-            self.manifests.write(MODELS_TABLE, models_frame(self.state()))
+            self.manifests.write(MODELS_TABLE, models_frame(state))
 
     # -- internals -------------------------------------------------------------------------------------------
 
@@ -220,16 +248,39 @@ class ModelRegistry:
                 new_state = state.apply(entry)
                 try:
                     self.storage.write_index(new_state)
+                    if new_state.production() != state.production():
+                        self._write_pointer(new_state, entry)
                     if self.manifests is not None:
                         self.manifests.write(MODELS_TABLE, models_frame(new_state))
                 except Exception as exc:
                     raise IncompleteChangeError(
                         f"{entry.decision.action} of {entry.decision.version} is recorded in the audit log of "
-                        f"{self.storage.uri}, but updating the index or the catalog failed ({exc}); the next change "
-                        "or ModelRegistry.write_catalog() brings them up to date"
+                        f"{self.storage.uri}, but updating the index, the production pointer or the catalog failed "
+                        f"({exc}); ModelRegistry.write_catalog() brings them up to date"
                     ) from exc
                 return new_state, entry
         raise RegistryError(f"{self.storage.uri}: gave up after {_MAX_ATTEMPTS} conflicting concurrent changes")
+
+    def _write_pointer(self, state: RegistryState, entry: AuditEntry) -> None:
+        production = state.production()
+        pointer: dict[str, Any] = {"model_version": None, "audit_seq": entry.seq, "changed_at": entry.at.isoformat()}
+        if production is not None:
+            pointer |= {
+                "model_version": production.version,
+                "dataset_version": production.card.dataset_version,
+                "folder": production.folder,
+                "files": {
+                    "torchscript": f"{production.folder}/{production.torchscript_file}",
+                    "checkpoint": f"{production.folder}/{production.checkpoint_file}",
+                    "card": f"{production.folder}/{CARD_JSON}",
+                },
+                "sha256": {
+                    "torchscript": production.torchscript_sha256,
+                    "checkpoint": production.checkpoint_sha256,
+                },
+                "reason": entry.decision.reason,
+            }
+        self.storage.write_text("", PRODUCTION_POINTER, json.dumps(pointer, indent=2, sort_keys=True) + "\n")
 
     def _write_card(self, version: ModelVersion) -> None:
         card = {"version": version.version, "files": version.files, **version.card.to_dict()}
@@ -267,6 +318,7 @@ def models_frame(state: RegistryState) -> pd.DataFrame:
         {
             "model_version": pd.Series([v.version for v in versions], dtype="string"),
             "dataset_version": pd.Series([v.card.dataset_version for v in versions], dtype="string"),
+            "parent_model": pd.Series([v.card.parent_model for v in versions], dtype="string"),
             "stage": pd.Series([v.stage.value for v in versions], dtype="string"),
             "created_at": pd.to_datetime([v.card.created_at for v in versions], utc=True),
             "metrics": pd.Series([json.dumps(v.card.metrics, sort_keys=True) for v in versions], dtype="string"),

@@ -67,6 +67,8 @@ class SynthConfig:
     Camera: ``static`` films the whole pitch from one wide view; ``broadcast`` pans and zooms within it, following
     the ball (``cvops.synth.camera.broadcast_path``); boxes, labels and detections move with the picture, and
     ``_truth/<match>/camera.csv`` records the pan and zoom.
+    League: ``pitches`` restricts the matches to these stadiums' pitches (empty: all three), e.g. to hold a
+    pitch back for a later wave that a first model has not seen.
     Detector: misses ``det_miss_rate`` of the players (more when small or occluded) and ``det_ball_miss_rate`` of
     ball appearances, jitters boxes by ``det_jitter`` times the box height, and adds ``det_fp_per_frame`` false
     positives per frame on average.
@@ -97,6 +99,7 @@ class SynthConfig:
     in_progress_share: float = 0.0
     crf: int = 23
     b_frames: int = 2
+    pitches: tuple[str, ...] = ()
     camera: str = "static"
 
     def __post_init__(self) -> None:

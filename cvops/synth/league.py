@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cvops.errors import InputError
 from cvops.synth.camera import CameraView
 from cvops.synth.config import SynthConfig, match_rng
 
@@ -167,12 +168,25 @@ class Fixture:
     kits: MatchKits
 
 
-def _season_fixtures(seed: int) -> list[tuple[Stadium, str]]:
-    """The five (stadium, away team) groups of a store, most frequent first."""
+def stadiums_of(pitches: tuple[str, ...]) -> tuple[Stadium, ...]:
+    """The stadiums of ``pitches`` (every stadium when empty)."""
+    if not pitches:
+        return STADIUMS
+    known = {stadium.pitch: stadium for stadium in STADIUMS}
+    unknown = sorted(set(pitches) - set(known))
+    if unknown:
+        raise InputError(f"unknown pitches {unknown}: the league has {sorted(known)}", field="pitches")
+    return tuple(known[pitch] for pitch in dict.fromkeys(pitches))
+
+
+def _season_fixtures(seed: int, pitches: tuple[str, ...] = ()) -> list[tuple[Stadium, str]]:
+    """The five (stadium, away team) groups of a store, most frequent first (on ``pitches`` only, if given:
+    a stadium's home team has five opponents, enough for five groups on one pitch)."""
+    stadiums = stadiums_of(pitches)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6C656167]))
     groups: list[tuple[Stadium, str]] = []
     while len(groups) < len(FIXTURE_WEIGHTS):
-        stadium = STADIUMS[int(rng.integers(len(STADIUMS)))]
+        stadium = stadiums[int(rng.integers(len(stadiums)))]
         away = [name for name in TEAMS if name != stadium.home_team][int(rng.integers(len(TEAMS) - 1))]
         if (stadium, away) not in groups:
             groups.append((stadium, away))
@@ -185,7 +199,7 @@ def _iso(moment: dt.datetime) -> str:
 
 def make_fixture(config: SynthConfig, index: int) -> Fixture:
     rng = match_rng(config.seed, index, "fixture")
-    fixtures = _season_fixtures(config.seed)
+    fixtures = _season_fixtures(config.seed, config.pitches)
     stadium, away_team = fixtures[int(rng.choice(len(fixtures), p=FIXTURE_WEIGHTS))]
     weather = str(rng.choice(WEATHERS, p=WEATHER_WEIGHTS))
     weekend = SEASON_START + dt.timedelta(days=7 * (index // 2))

@@ -13,6 +13,7 @@ from cvops.drift import DriftConfig
 from cvops.expectations import LabelCheckConfig
 from cvops.model import TrainConfig
 from cvops.model.predict import PredictionConfig
+from cvops.model.release import ReleaseConfig
 from cvops.review import ReviewQueueConfig
 from cvops.selection import FrameSelectionConfig, MatchSelectionConfig
 from cvops_assets.definitions import defs
@@ -97,11 +98,13 @@ RUN_CONFIGS = {
     "match_selection": (MatchSelectionConfig, set()),
     "select_frames": (FrameSelectionConfig, set()),
     "measure_drift": (DriftConfig, {"reference_matches", "max_samples"}),
-    "trained_model": (TrainConfig, {"dataset_version"}),
+    "trained_model": (TrainConfig, {"dataset_version", "release"}),
     "benchmark_results": (ClipConfig, set()),
     "rank_and_promote": (PromotionPolicy, set()),
 }
 PLATFORM_DEFAULTS = {"trained_model": {"max_minutes"}}
+NESTED_EXTRAS = {"trained_model": {"release": ReleaseConfig}}
+"""Extras that are domain dataclasses of their own (the release gate beside the training config)."""
 """Defaults the platform sets on purpose where the library leaves a choice open."""
 
 
@@ -114,6 +117,10 @@ def test_a_steps_config_is_its_domain_dataclass(step: str) -> None:
     fields = assets_def.op.config_schema.config_type.fields
     assert set(fields) == {f.name for f in dataclasses.fields(domain)} | extras
     _assert_defaults(fields, domain(), skip=PLATFORM_DEFAULTS.get(step, set()))
+    for extra, nested_domain in NESTED_EXTRAS.get(step, {}).items():
+        nested = fields[extra].config_type.fields
+        assert set(nested) == {f.name for f in dataclasses.fields(nested_domain)}
+        _assert_defaults(nested, nested_domain())
 
 
 def _assert_defaults(fields: dict, instance: object, skip: set[str] = frozenset()) -> None:

@@ -57,6 +57,11 @@ TINY_RUNS: dict[str, tuple[list[str], str]] = {
     "dataset_scale.py": (["--samples", "200", "--per-match", "100", "--flat", "200", "--workdir", "{tmp}/scale"], ""),
     "shard_formats.py": (["--samples", "50", "--size", "64x36", "--reads", "20"], ""),
     "tracker_peers.py": (["--seeds", "0", "--pan-seeds", "--matches", "1", "--seconds", "2", "--ablation"], ""),
+    "data_return.py": (["--waves", "1", "2", "--epochs", "1", "--seconds", "2"], "| 2 |"),
+    "warm_start.py": (
+        ["--seeds", "0", "--epochs", "1", "--seconds", "2", "--base", "1", "--new", "1"],
+        "retrained from the first model",
+    ),
     "ghosts_vs_truth.py": (["m0000"], "recall"),
     "operating_point.py": (["m0001", "m0000", "--high", "0.5"], "operating point"),
 }

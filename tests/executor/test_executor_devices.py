@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cvops.cpu import TrainingThreads, available_cores, step_cpus, thread_environment
 from cvops_assets import gpu_devices
 from cvops_assets.executor import GPU_TAG, build_gpu_executor, cuda_visible_devices, gpu_op_tags, is_gpu_step
 from cvops_assets.gpu_devices import discover_devices, parse_device_list, parse_nvidia_smi_list, try_lease
@@ -123,5 +124,43 @@ def test_gpu_steps_are_limited_to_the_pool_size(tmp_path: Path, monkeypatch: pyt
 
     on_cpu = build_gpu_executor({"devices": [], "lock_dir": str(tmp_path)})
     assert on_cpu._tag_concurrency_limits == []
-    assert on_cpu._max_concurrent == (os.cpu_count() or 1)
+    assert on_cpu._max_concurrent == available_cores()
+    assert on_cpu._step_handler.cpus_per_step == 1, "as many steps as cores: one thread each"
     assert "GPUs: none, GPU steps run on the CPU" in on_cpu._step_handler.name
+
+
+def test_each_step_gets_its_share_of_the_cores(tmp_path: Path) -> None:
+    executor = build_gpu_executor({"devices": [], "lock_dir": str(tmp_path), "cores": 16, "max_concurrent": 3})
+    assert executor._step_handler.cpus_per_step == 5, "3 steps x 5 threads fit in 16 cores"
+    assert build_gpu_executor({"devices": [], "cores": 2, "max_concurrent": 4})._step_handler.cpus_per_step == 1
+    assert thread_environment(5) == {
+        "CVOPS_STEP_CPUS": "5",
+        "OMP_NUM_THREADS": "5",
+        "MKL_NUM_THREADS": "5",
+        "OPENBLAS_NUM_THREADS": "5",
+    }
+    assert step_cpus({"CVOPS_STEP_CPUS": "3"}) == 3
+    assert step_cpus({}) == available_cores()
+    with pytest.raises(ValueError, match="CVOPS_STEP_CPUS"):
+        step_cpus({"CVOPS_STEP_CPUS": "many"})
+
+
+def test_available_cores_follow_the_cgroup_quota(tmp_path: Path) -> None:
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")  # docker --cpus=1.5
+    assert available_cores(quota) == 1
+    quota.write_text("max 100000\n")
+    assert available_cores(quota) == len(os.sched_getaffinity(0))
+    assert available_cores(tmp_path / "absent") == len(os.sched_getaffinity(0))
+
+
+def test_training_splits_its_share_between_threads_and_loaders() -> None:
+    assert TrainingThreads.split(1, on_gpu=False) == TrainingThreads(1, 1, 0)
+    assert TrainingThreads.split(2, on_gpu=False) == TrainingThreads(2, 2, 0)
+    assert TrainingThreads.split(16, on_gpu=False) == TrainingThreads(16, 12, 4)
+    assert TrainingThreads.split(4, on_gpu=True) == TrainingThreads(4, 1, 3)
+    assert TrainingThreads.split(32, on_gpu=True) == TrainingThreads(32, 24, 8)
+    for cpus in range(1, 40):
+        for on_gpu in (False, True):
+            split = TrainingThreads.split(cpus, on_gpu=on_gpu)
+            assert split.torch_threads + split.loader_workers <= max(cpus, 1 + split.loader_workers)

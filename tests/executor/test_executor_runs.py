@@ -33,7 +33,13 @@ def _record(name: str, gpu_barrier: int = 0) -> None:
         while len(list(folder.glob("*.gpu-started"))) < gpu_barrier and time.monotonic() < deadline:
             time.sleep(0.05)
     time.sleep(0.2)
-    record = {"device": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start, "end": time.time(), "pid": os.getpid()}
+    record = {
+        "device": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "threads": os.environ.get("OMP_NUM_THREADS"),
+        "start": start,
+        "end": time.time(),
+        "pid": os.getpid(),
+    }
     (folder / f"{name}.json").write_text(json.dumps(record))
 
 
@@ -125,7 +131,7 @@ def _read(records: Path, name: str) -> dict:
 
 
 def _execution_config(tmp_path: Path, devices: list[str]) -> dict:
-    return {"devices": devices, "lock_dir": str(tmp_path / "gpu-locks"), "max_concurrent": 4}
+    return {"devices": devices, "lock_dir": str(tmp_path / "gpu-locks"), "max_concurrent": 4, "cores": 8}
 
 
 @pytest.mark.slow
@@ -146,6 +152,8 @@ def test_two_gpu_steps_share_no_device_and_the_third_waits(
         if earlier["end"] > third["start"]:
             assert third["device"] != earlier["device"], "two GPU steps ran on one device at the same time"
     assert _read(records, "summary")["device"] == "", "a step without the GPU tag saw the GPUs"
+    # 8 cores shared by at most 4 steps at once: 2 threads each, so the four never oversubscribe the cores.
+    assert {_read(records, name)["threads"] for name in (*runs, "summary")} == {"2"}
 
     starting = {
         e.step_key: e.message
@@ -155,7 +163,7 @@ def test_two_gpu_steps_share_no_device_and_the_third_waits(
     # its process then waits for a lease itself.
     for step in ("train_a", "train_b", "train_c"):
         assert "on GPU" in starting[step] or "once one of GPUs 0, 1 is free" in starting[step]
-    assert starting["summary"] == 'Executing step "summary" in a subprocess with the GPUs hidden.'
+    assert starting["summary"] == 'Executing step "summary" in a subprocess with the GPUs hidden, 2 CPU thread(s).'
 
 
 @pytest.mark.slow

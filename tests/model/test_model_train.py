@@ -71,19 +71,27 @@ def test_seeded_cpu_training_repeats_exactly(toy_root: Path, trained) -> None:
         assert torch.equal(a, b)
 
 
-def test_time_budget_stops_training(toy_root: Path) -> None:
+def test_the_time_limit_is_a_safety_net_that_stops_training(toy_root: Path) -> None:
     config = replace(TINY, epochs=50, max_minutes=0.0005, evaluate_split=None)  # 30 ms
     result = train(toy_root, config, log=lambda _: None)
     assert result.stopped_by_time_budget
     assert result.epochs_completed < 50
 
 
-def test_schedule_anneals_by_the_budget() -> None:
-    schedule = CosineSchedule(base_lr=1.0, warmup_steps=10, total_steps=1000, budget_seconds=60, min_fraction=0.0)
-    assert schedule.lr(0, 0.0) == pytest.approx(0.1)
-    assert schedule.lr(10, 0.0) == pytest.approx(1.0, abs=1e-3)
-    assert schedule.lr(20, 30.0) == pytest.approx(0.5)  # half the budget spent: half-way down the cosine
-    assert schedule.lr(20, 60.0) == pytest.approx(0.0)
+def test_schedule_spans_the_steps_only() -> None:
+    schedule = CosineSchedule(base_lr=1.0, warmup_steps=10, total_steps=1000, min_fraction=0.0)
+    assert schedule.lr(0) == pytest.approx(0.1)
+    assert schedule.lr(10) == pytest.approx(1.0, abs=1e-3)
+    assert schedule.lr(500) == pytest.approx(0.5)  # half the steps: half-way down the cosine
+    assert schedule.lr(1000) == pytest.approx(0.0)
+
+
+def test_threads_come_from_the_steps_cpu_share(toy_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CVOPS_STEP_CPUS", "1")
+    config = replace(TINY, epochs=1, num_threads=None, evaluate_split=None)
+    result = train(toy_root, config, log=lambda _: None)
+    assert (result.threads.cpus, result.threads.torch_threads, result.threads.loader_workers) == (1, 1, 0)
+    assert result.metrics()["torch_threads"] == 1
 
 
 def test_checkpoint_round_trips(trained, tmp_path: Path) -> None:

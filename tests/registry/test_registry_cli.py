@@ -36,7 +36,7 @@ def test_list_and_show(populated: ModelRegistry) -> None:
 
     shown = runner.invoke(main, ["models", "show", "m0002"])
     assert shown.exit_code == 0
-    assert shown.output.startswith("stage: candidate\n\n# Model m0002")
+    assert shown.output.startswith("stage: candidate\nlineage: m0002 (ds-0002) <- from scratch\n\n# Model m0002")
 
 
 def test_promote_rollback_and_clear_errors(populated: ModelRegistry) -> None:

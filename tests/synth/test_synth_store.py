@@ -146,3 +146,15 @@ def test_config_frame_counts() -> None:
     assert SynthConfig(seconds=20, fps="30000/1001").n_frames == 599
     assert SynthConfig(fps=29.97002997).frame_rate == Fraction(30000, 1001)
     assert np.isclose(float(SynthConfig(fps=25.0).frame_rate), 25.0)
+
+
+def test_pitches_restrict_the_league_and_unknown_ones_are_named() -> None:
+    held_back = SynthConfig(seed=3, pitches=("old-mill-ground",))
+    assert {make_fixture(held_back, i).stadium.pitch for i in range(12)} == {"old-mill-ground"}
+    two = SynthConfig(seed=3, pitches=("northbridge-park", "riverside-stadium"))
+    assert {make_fixture(two, i).stadium.pitch for i in range(12)} == {"northbridge-park", "riverside-stadium"}
+    # Without a restriction the league is unchanged (stores written before the setting existed stay the same).
+    assert make_fixture(SynthConfig(seed=3), 5) == make_fixture(SynthConfig(seed=3, pitches=()), 5)
+    with pytest.raises(InputError, match="unknown pitches \\['moon'\\]") as error:
+        make_fixture(SynthConfig(pitches=("moon",)), 0)
+    assert error.value.field == "pitches"
