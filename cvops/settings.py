@@ -81,3 +81,8 @@ class CvopsPaths:
     @property
     def dataset_repo(self) -> Path:
         return self.home / "dataset-repo"
+
+    @property
+    def cvat_tasks(self) -> Path:
+        """CVAT tasks the platform prepared for annotators (``cvops export-cvat``; one folder per task)."""
+        return self.home / "cvat-tasks"

@@ -12,6 +12,7 @@ from cvops.model.predict import (
     empty_predictions,
     predict_frames,
     prediction_frames,
+    with_roles,
 )
 from cvops.video import progress_reporter
 from cvops_assets.catalog_tables import label_store, table_asset
@@ -52,7 +53,7 @@ def match_predictions(
         settings,
     )
     if source.model_version is not None:
-        record = store.annotated_match(match_id)
+        record = store.match(match_id)  # annotated, or awaiting annotation (its review queue)
         progress = progress_reporter(context.log.info, label=f"match {match_id}")
         extracted = video.get_extractor().extract(
             record.video, prediction_frames(record.n_frames, settings), base_dir=store.root, progress=progress
@@ -64,7 +65,7 @@ def match_predictions(
         detections = product_detections
     else:
         detections = empty_predictions()
-    catalog.get_catalog().write("match_predictions", detections.assign(source=source.label), match_id)
+    catalog.get_catalog().write("match_predictions", with_roles(detections).assign(source=source.label), match_id)
     context.log.info(f"match {match_id}: {len(detections)} predictions from {source.label}")
     return dg.MaterializeResult(
         asset_key="match_predictions",

@@ -15,10 +15,11 @@ from cvops_assets.cleaning import clean_labels, match_predictions
 from cvops_assets.datasets import dataset_export_preview, export_dataset_version
 from cvops_assets.drift import measure_drift
 from cvops_assets.executor import gpu_executor
-from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job
+from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job, review_pipeline_job
 from cvops_assets.labels import read_match_labels
 from cvops_assets.models import models_table, trained_model
 from cvops_assets.partitions import matches_partitions
+from cvops_assets.review import review_queue
 from cvops_assets.samples import frame_samples
 from cvops_assets.selection import match_selection, select_match_frames
 from cvops_assets.sensors import (
@@ -54,6 +55,7 @@ defs = dg.Definitions(
         read_match_labels,
         match_predictions,
         clean_labels,
+        review_queue,
         match_selection,
         select_match_frames,
         measure_drift,
@@ -67,7 +69,7 @@ defs = dg.Definitions(
         rank_and_promote,
     ],
     asset_checks=[label_checks(matches_partitions), match_drift_check(matches_partitions)],
-    jobs=[match_pipeline_job, retrain_job, benchmark_job],
+    jobs=[match_pipeline_job, review_pipeline_job, retrain_job, benchmark_job],
     sensors=[annotated_matches_sensor, automation_sensor, benchmark_sensor, retrain_sensor],
     schedules=[monthly_retrain_schedule],
     resources={

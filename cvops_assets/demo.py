@@ -29,6 +29,7 @@ from cvops.registry import open_registry
 from cvops.settings import CvopsPaths
 from cvops.synth import SynthConfig, generate_store
 from cvops.synth.league import STADIUMS
+from cvops_assets.demo_review import review_new_match
 
 Echo = Callable[[str], None]
 # The demo prints its own summary; each run's full event log stays in the instance for the UI.
@@ -84,6 +85,8 @@ def run_demo(
         daemon.retrain(training)
         daemon.run_until_idle()
 
+    echo(f"\n== {len(waves) + 1}. a match nobody has annotated yet: its review queue and CVAT task")
+    review_new_match(daemon, paths, index=n_matches + n_new_matches, seconds=min(seconds, 8.0), seed=seed, echo=echo)
     _print_summary(paths, echo)
     echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} min")
     echo(
@@ -270,6 +273,10 @@ def _print_summary(paths: CvopsPaths, echo: Echo) -> None:
     echo("\npromotion decisions (`cvops models audit`):")
     for entry in decisions or [{"version": "-", "action": "none", "reason": ""}]:
         echo(f"  {entry['version']}: {entry['action']}: {entry['reason']}")
+    top = catalog.query("SELECT match_id, rank, kind, frame, detail FROM review_queue WHERE rank <= 2 ORDER BY ALL")
+    echo('\nreview queues, top 2 per match (`cvops sql "SELECT * FROM review_queue"`):')
+    with pd.option_context("display.width", 220, "display.max_colwidth", 100):
+        echo(top.to_string(index=False) if len(top) else "  none")
     checks = catalog.query('SELECT "check", bool_and(passed) AS passed FROM label_check_results GROUP BY ALL')
     echo(f"label checks: {len(checks)} kinds, {int((~checks['passed']).sum())} with failures")
 

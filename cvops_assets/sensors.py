@@ -1,6 +1,7 @@
 """Sensors and the schedule: what starts runs without a person (the calculations live in the domain library).
 
-* ``annotated_matches_sensor``: newly annotated matches become partitions and runs of their per-match chain.
+* ``annotated_matches_sensor``: newly annotated matches become partitions and runs of their per-match chain;
+  matches nobody has annotated yet become partitions and runs of their review queue (pseudo-labels).
 * ``cvops_automation_sensor``: evaluates the assets' automation conditions (``cvops_assets/automation.py``).
 * ``benchmark_sensor``: a run for every (model, benchmark sample) pair without a result.
 * ``retrain_sensor``: a new dataset version and model once enough new samples are ready.
@@ -16,7 +17,7 @@ from cvops.benchmark import current_generation, current_samples, missing_pairs
 from cvops.datasets.candidates import dataset_candidates
 from cvops.datasets.retrain import samples_fingerprint, samples_not_in_latest_version
 from cvops_assets.datasets import CANDIDATE_TABLES
-from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job
+from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job, review_pipeline_job
 from cvops_assets.partitions import matches_partitions, models_partitions
 from cvops_resources import CatalogResource, LabelStoreResource, ModelRegistryResource, RetrainPolicyResource
 
@@ -24,16 +25,19 @@ MAX_NEW_MATCHES_PER_TICK = 50
 
 
 @dg.sensor(
-    job=match_pipeline_job,
+    jobs=[match_pipeline_job, review_pipeline_job],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds each newly annotated match of the label store as a `matches` partition and runs its chain. "
-    f"At most {MAX_NEW_MATCHES_PER_TICK} matches per tick, oldest annotation first; bad rows are skipped and logged. "
-    "Records that the label_store asset changed whenever matches.csv did.",
+    description="Adds each match of the label store as a `matches` partition: a newly annotated match gets a run "
+    "of its chain (match_pipeline), a match nobody has annotated yet a run of its review queue and pseudo-labels "
+    f"(review_pipeline), and the chain once it is annotated. At most {MAX_NEW_MATCHES_PER_TICK} matches per tick, "
+    "oldest annotation first; bad rows are skipped and logged. Records that the label_store asset changed "
+    "whenever matches.csv did.",
 )
 def annotated_matches_sensor(context: dg.SensorEvaluationContext, label_store: LabelStoreResource):
-    # The cursor is only a fingerprint of matches.csv and whether matches were left for a later tick: the set of
-    # matches already taken in is the partition set itself, so the cursor stays small however many matches exist.
+    # The cursor is a fingerprint of matches.csv, whether matches were left for a later tick, and the (few) known
+    # matches still awaiting annotation: the set of matches already taken in is the partition set itself, so the
+    # cursor stays small however many matches exist.
     store = label_store.get_store()
     if not store.matches_file.exists():
         return dg.SkipReason(f"no label store yet: {store.matches_file} does not exist")
@@ -45,27 +49,45 @@ def annotated_matches_sensor(context: dg.SensorEvaluationContext, label_store: L
     table = store.read_matches()
     for error in table.errors:
         context.log.warning(f"skipping a row of the label store: {error}")
-    new = table.newly_annotated(context.instance.get_dynamic_partitions(matches_partitions.name))
-    batch = [m.match_id for m in new[:MAX_NEW_MATCHES_PER_TICK]]
+    known = set(context.instance.get_dynamic_partitions(matches_partitions.name))
+    # Known matches that were awaiting annotation at the last tick (after a reset: those awaiting now).
+    awaiting = set(cursor["awaiting"]) if "awaiting" in cursor else {m.match_id for m in table.awaiting_annotation()}
+    awaiting &= known
+    fresh = sorted(
+        (m for m in table.annotated() if m.match_id not in known or m.match_id in awaiting),
+        key=lambda m: (m.annotated_at, m.match_id),
+    )
+    unannotated = [m for m in table.awaiting_annotation() if m.match_id not in known]
+    new = [(m.match_id, "match") for m in fresh] + [(m.match_id, "review") for m in unannotated]
+    batch = new[:MAX_NEW_MATCHES_PER_TICK]
     pending = len(new) - len(batch)
+    awaiting = (awaiting - {match_id for match_id, kind in batch if kind == "match"}) | {
+        match_id for match_id, kind in batch if kind == "review"
+    }
     # The label store is an external asset: Dagster learns that it changed from this sensor, as a materialization
     # recorded without a run (what the assets reading it wait for).
     changed = dg.AssetMaterialization(
         "label_store",
         metadata={
             "annotated_matches": len(table.annotated()),
+            "awaiting_annotation": len(table.awaiting_annotation()),
             "rejected_rows": len(table.errors),
             "matches_csv_sha256": fingerprint,
         },
     )
-    next_cursor = json.dumps({"fingerprint": fingerprint, "pending": pending})
+    next_cursor = json.dumps({"fingerprint": fingerprint, "pending": pending, "awaiting": sorted(awaiting)})
     if not batch:
         return dg.SensorResult(skip_reason="no newly annotated matches", cursor=next_cursor, asset_events=[changed])
     if pending:
         context.log.info(f"{pending} more new matches left for the next ticks")
+    jobs = {"match": match_pipeline_job.name, "review": review_pipeline_job.name}
+    added = [match_id for match_id, _ in batch if match_id not in known]
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"match:{match_id}", partition_key=match_id) for match_id in batch],
-        dynamic_partitions_requests=[matches_partitions.build_add_request(batch)],
+        run_requests=[
+            dg.RunRequest(run_key=f"{kind}:{match_id}", partition_key=match_id, job_name=jobs[kind])
+            for match_id, kind in batch
+        ],
+        dynamic_partitions_requests=[matches_partitions.build_add_request(added)] if added else [],
         cursor=next_cursor,
         asset_events=[changed],
     )

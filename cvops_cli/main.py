@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "demo": "cvops_cli.platform:demo",
     "synth": "cvops_cli.synth:synth",
     "import-mot": "cvops_cli.labels:import_mot",
+    "import-cvat": "cvops_cli.cvat:import_cvat",
+    "export-cvat": "cvops_cli.cvat:export_cvat",
     "frames": "cvops_cli.frames:frames",
     "sql": "cvops_cli.catalog:sql",
     "dataset": "cvops_cli.dataset:dataset",

@@ -54,6 +54,12 @@ class FpsParam(click.ParamType):
     help="Index of the first match: append m0006.. to an existing store with 6.",
 )
 @click.option(
+    "--record-exits",
+    is_flag=True,
+    help="Record each player's exit with an outside keyframe (label store schema 2), so the labels have no "
+    "ghosts; by default exits are not recorded, as by a product without them.",
+)
+@click.option(
     "--camera",
     type=click.Choice(["static", "broadcast"]),
     default="static",

@@ -2,9 +2,13 @@
 
 Annotators place a box only where a player's motion changes; the product shows every other frame by linear
 interpolation between the two surrounding keyframes of the track. We reproduce that faithfully, ghosts included:
-when a player leaves the pitch and comes back, the span between the exit and re-entry keyframes is interpolated too,
-and it is the cleaning stage's job (``cvops.cleaning``) to find and remove it. Doing the cleaning here would hide
-from the catalog what the product really showed.
+when a player leaves the pitch and comes back, and the annotation does not record the exit, the span between the
+exit and re-entry keyframes is interpolated too, and it is the cleaning stage's job (``cvops.cleaning``) to find
+and remove it. Doing the cleaning here would hide from the catalog what the product really showed.
+
+An annotation that records the exit (an ``outside`` keyframe, schema version 2 of the store, as CVAT writes it)
+is drawn as CVAT draws it: the object is shown up to the frame before the outside keyframe and not again until
+its next visible keyframe, so no interpolation crosses an outside span and there is no ghost to clean.
 """
 
 from __future__ import annotations
@@ -25,12 +29,17 @@ _BOX = ("x", "y", "w", "h")
 def interpolate_keyframes(
     keyframes: pd.DataFrame, *, match_id: str | None = None, n_frames: int | None = None
 ) -> pd.DataFrame:
-    """Expand keyframes (``frame, track_id, role, x, y, w, h``) into one row per frame of each track.
+    """Expand keyframes (``frame, track_id, role, x, y, w, h`` and optionally ``outside``) into one row per frame
+    on which each track is shown.
 
-    A track covers the frames from its first to its last keyframe. Between frames ``f0 < f1`` with boxes ``b0, b1``,
-    frame ``f`` gets ``b0 + (b1 - b0) * (f - f0) / (f1 - f0)``; the role is the role of the previous keyframe, so a
-    role correction takes effect from its keyframe on. A track with a single keyframe yields that one row.
-    Two keyframes of one track on one frame are contradictory and raise an ``InputError``.
+    A visible keyframe at frame ``f0`` whose track's next keyframe is at ``f1`` draws frames ``f0 .. f1 - 1``:
+    frame ``f`` gets ``b0 + (b1 - b0) * (f - f0) / (f1 - f0)``, where ``b1`` is the next keyframe's box (an
+    outside keyframe without a box counts as ``b0``: the box stays until the object leaves). An outside keyframe
+    draws nothing until the track's next keyframe, and a track's last keyframe, if visible, draws its own frame
+    only. Without outside keyframes a track therefore covers every frame from its first to its last keyframe, as
+    the product draws it. The role is the role of the keyframe drawing the frame, so a role correction takes
+    effect from its keyframe on. Two keyframes of one track on one frame are contradictory and raise an
+    ``InputError``.
 
     Frames are checked against ``n_frames`` (the match's length; ``MAX_FRAMES`` when not given) and the number of
     rows against ``MAX_LABEL_ROWS`` before anything is allocated: one keyframe at frame 2 000 000 000 would
@@ -55,10 +64,14 @@ def interpolate_keyframes(
         )
 
     track_ids = ordered["track_id"].to_numpy()
-    frames = ordered["frame"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, track_ids[1:] != track_ids[:-1]])
-    ends = np.r_[starts[1:], len(ordered)]
-    lengths = frames[ends - 1] - frames[starts] + 1
+    frames = ordered["frame"].to_numpy().astype(np.int64)
+    outside = ordered["outside"].to_numpy(dtype=bool) if "outside" in ordered else np.zeros(len(ordered), bool)
+    boxes = ordered[list(_BOX)].to_numpy(dtype="float64")
+    # The next keyframe of the same track, when there is one.
+    has_next = np.r_[track_ids[1:] == track_ids[:-1], False]
+    following = np.where(has_next, np.arange(1, len(ordered) + 1), np.arange(len(ordered)))
+    following = np.minimum(following, len(ordered) - 1)
+    lengths = np.where(outside, 0, np.where(has_next, frames[following] - frames, 1))
     if int(lengths.sum()) > MAX_LABEL_ROWS:
         raise InputError(
             f"interpolating would make {int(lengths.sum())} label rows, more than MAX_LABEL_ROWS ({MAX_LABEL_ROWS}); "
@@ -67,30 +80,20 @@ def interpolate_keyframes(
             match_id=match_id,
         )
 
-    out_track = np.repeat(track_ids[starts], lengths)
-    # Frame numbers per track: first frame of the track plus 0..length-1.
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    out_frame = np.repeat(frames[starts], lengths) + offsets
+    # The box each keyframe moves towards: the next keyframe's, or its own when there is none (or the next one is
+    # an outside keyframe without a box).
+    target = np.where((has_next & ~np.isnan(boxes[following]).any(axis=1))[:, None], boxes[following], boxes)
+    source = np.repeat(np.arange(len(ordered)), lengths)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    gap = np.where(has_next, frames[following] - frames, 1)[source]
+    weight = offsets / gap
 
-    # Index of the keyframe at or before each output frame (within the same track): searchsorted on a key that
-    # orders first by track, then by frame.
-    track_rank = np.repeat(np.arange(len(starts)), ends - starts)
-    span = int(frames.max()) + 2
-    key = track_rank.astype(np.int64) * span + frames
-    out_key = np.repeat(np.arange(len(starts)), lengths).astype(np.int64) * span + out_frame
-    previous = np.searchsorted(key, out_key, side="right") - 1
-    following = np.minimum(previous + 1, np.repeat(ends - 1, lengths))
-    f0 = frames[previous]
-    f1 = frames[following]
-    gap = np.where(f1 > f0, f1 - f0, 1)
-    weight = np.where(f1 > f0, (out_frame - f0) / gap, 0.0)
-
-    result = {"frame": out_frame.astype("int64"), "track_id": out_track.astype("int64")}
-    result["role"] = ordered["role"].to_numpy()[previous]
-    for name in _BOX:
-        values = ordered[name].to_numpy(dtype="float64")
-        result[name] = values[previous] + (values[following] - values[previous]) * weight
-    result["is_keyframe"] = out_frame == f0
+    result = {"frame": (frames[source] + offsets).astype("int64"), "track_id": track_ids[source].astype("int64")}
+    result["role"] = ordered["role"].to_numpy()[source]
+    for position, name in enumerate(_BOX):
+        start = boxes[source, position]
+        result[name] = start + (target[source, position] - start) * weight
+    result["is_keyframe"] = offsets == 0
     out = pd.DataFrame(result)
     out["role"] = out["role"].astype("string")
     return out.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)

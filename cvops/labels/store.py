@@ -7,6 +7,11 @@ count) and the field. A bad row of ``matches.csv`` (a bad value, a byte that is 
 ``InputError`` and nothing downstream of it runs. Numbers are bounded before anything is allocated from them
 (``MAX_FRAMES``, ``MAX_DIMENSION``; keyframes within the match's ``n_frames``).
 
+The layout has a schema version (``label-store.json``; a store without that file is version 1, the layout before
+keyframes could say that an object leaves the picture). Version 2 adds the optional ``outside`` and ``occluded``
+columns of ``keyframes.csv``; a version-1 store is read as it always was, and a store written for a later version
+is refused rather than half understood.
+
 The ``video`` field may carry credentials (user info, a presigned URL's signature). It is kept as written only
 here, in the user's store: :func:`matches_frame`, the catalog's view of the rows, masks them
 (:func:`cvops.redaction.redact_url`), and whatever fetches frames reads the real one from the store.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,8 +54,17 @@ MATCH_COLUMNS = (
     "status",
 )
 KEYFRAME_COLUMNS = ("frame", "track_id", "role", "x", "y", "w", "h")
+KEYFRAME_FLAGS = ("outside", "occluded")
+"""Optional columns of ``keyframes.csv`` (schema version 2): ``outside`` ends a track's span (the object left the
+picture from that frame on), ``occluded`` says a person saw the object partly hidden. Both ``0``/``1``."""
 ROLES = ("player", "goalkeeper", "referee", "ball", "other")
-STATUSES = ("annotated", "in_progress")
+STATUSES = ("annotated", "in_progress", "pseudo_labelled")
+"""``annotated``: a person annotated the match, it enters the platform's datasets. ``in_progress``: not annotated
+yet. ``pseudo_labelled``: its keyframes are a model's tracks (``cvops export-cvat --from predictions``), sent to
+annotators as pre-annotations; it never enters a dataset until a person's annotation replaces them."""
+SCHEMA_FILE = "label-store.json"
+SCHEMA_VERSION = 2
+"""The store layout this code writes, and the newest it reads (docs/label-store.md, "Schema versions")."""
 MATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 REMOTE_SCHEMES = ("http", "https", "s3")
 MAX_FRAMES = 10_000_000
@@ -96,6 +111,11 @@ class MatchRecord:
     def is_annotated(self) -> bool:
         return self.status == "annotated"
 
+    @property
+    def awaits_annotation(self) -> bool:
+        """Not annotated by a person yet (in progress, or only pseudo-labelled)."""
+        return not self.is_annotated
+
 
 @dataclass(frozen=True)
 class MatchTable:
@@ -106,6 +126,10 @@ class MatchTable:
 
     def annotated(self) -> list[MatchRecord]:
         return [m for m in self.matches.values() if m.is_annotated]
+
+    def awaiting_annotation(self) -> list[MatchRecord]:
+        """Valid matches a person has not annotated yet, in id order."""
+        return sorted((m for m in self.matches.values() if m.awaits_annotation), key=lambda m: m.match_id)
 
     def newly_annotated(self, known: Iterable[str]) -> list[MatchRecord]:
         """Annotated matches not in ``known``, oldest annotation first (the order the platform takes them in)."""
@@ -142,14 +166,53 @@ class LabelStore:
     def detections_file(self, match_id: str) -> Path:
         return self.root / validate_match_id(match_id) / "det.txt"
 
-    def annotated_match(self, match_id: str) -> MatchRecord:
-        """The valid, annotated record of ``match_id``, or an error saying why it cannot be used."""
+    @property
+    def schema_file(self) -> Path:
+        return self.root / SCHEMA_FILE
+
+    def schema_version(self) -> int:
+        """The layout version the store declares (1 when it has no ``label-store.json``); a version newer than
+        this code reads, or an unreadable declaration, is an error."""
+        path = self.schema_file
+        if not path.exists():
+            return 1
+        try:
+            declared = json.loads(path.read_text(encoding="utf-8"))
+            version = declared["schema_version"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise InputError(
+                'expected a JSON object such as {"schema_version": 2}', file=path, field="schema_version"
+            ) from None
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise InputError(f"expected a positive integer, got {version!r}", file=path, field="schema_version")
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"the store is written for label store schema version {version}; this cvops reads versions 1 to "
+                f"{SCHEMA_VERSION} (upgrade cvops)",
+                file=path,
+                field="schema_version",
+            )
+        return version
+
+    def declare_schema_version(self) -> None:
+        """Record that the store follows schema version ``SCHEMA_VERSION`` (each version only adds to the
+        previous one, so declaring the newest is right for any store this code writes to)."""
+        if self.schema_version() < SCHEMA_VERSION:
+            write_text_atomic(self.schema_file, json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
+
+    def match(self, match_id: str) -> MatchRecord:
+        """The valid record of ``match_id`` whatever its status, or an error saying why it cannot be used."""
         table = self.read_matches()
         record = table.matches.get(match_id)
         if record is None:
             reasons = [e.describe() for e in table.errors if e.match_id == match_id]
             detail = "; ".join(reasons) if reasons else "it is not in the store"
             raise InputError(f"match {match_id!r} cannot be read: {detail}", file=self.matches_file)
+        return record
+
+    def annotated_match(self, match_id: str) -> MatchRecord:
+        """The valid, annotated record of ``match_id``, or an error saying why it cannot be used."""
+        record = self.match(match_id)
         if not record.is_annotated:
             raise InputError(
                 f"match {match_id!r} has status {record.status!r}, not 'annotated'", file=self.matches_file
@@ -164,8 +227,10 @@ class LabelStore:
         return read_mot_detections(path) if path.exists() else None
 
     def read_matches(self) -> MatchTable:
-        """Read ``matches.csv``; a missing file or column is fatal, a bad row only rejects that match."""
+        """Read ``matches.csv``; a missing file or column, or a store of a newer schema version, is fatal, a bad
+        row only rejects that match."""
         path = self.matches_file
+        self.schema_version()
         raw = _read_csv_as_text(path, MATCH_COLUMNS)
         matches: dict[str, MatchRecord] = {}
         errors: list[InputError] = []
@@ -301,18 +366,27 @@ class LabelStore:
         writer = csv.DictWriter(buffer, fieldnames=list(MATCH_COLUMNS), extrasaction="raise", lineterminator="\n")
         writer.writeheader()
         writer.writerows([{c: row.get(c, "") for c in MATCH_COLUMNS} for row in [*kept, *new.values()]])
+        self.declare_schema_version()
         write_text_atomic(self.matches_file, buffer.getvalue())
 
     def write_keyframes(self, match_id: str, keyframes: pd.DataFrame) -> None:
-        """Write a match's ``keyframes.csv`` (columns ``KEYFRAME_COLUMNS``) atomically."""
-        text = keyframes[list(KEYFRAME_COLUMNS)].to_csv(index=False, lineterminator="\n")
-        write_text_atomic(self.keyframes_file(match_id), text)
+        """Write a match's ``keyframes.csv`` atomically: ``KEYFRAME_COLUMNS``, plus each of ``KEYFRAME_FLAGS``
+        that is set on some row (as ``0``/``1``). An outside row without a box leaves its box cells empty."""
+        flags = [name for name in KEYFRAME_FLAGS if name in keyframes and keyframes[name].astype(bool).any()]
+        table = keyframes[[*KEYFRAME_COLUMNS, *flags]].copy()
+        for name in flags:
+            table[name] = table[name].astype(bool).astype("int64")
+        if flags:
+            self.declare_schema_version()
+        write_text_atomic(self.keyframes_file(match_id), table.to_csv(index=False, lineterminator="\n"))
 
     def read_keyframes(self, match_id: str, *, n_frames: int | None = None) -> pd.DataFrame:
         """Read a match's ``keyframes.csv`` with exact types, or raise naming the file, row and field.
 
-        Frames must lie in ``1 .. n_frames`` (the match's length from ``matches.csv``; ``MAX_FRAMES`` when not
-        given), and one track has at most one keyframe per frame.
+        Returns ``KEYFRAME_COLUMNS`` plus the boolean ``KEYFRAME_FLAGS`` (False where the file has no such
+        column). Frames must lie in ``1 .. n_frames`` (the match's length from ``matches.csv``; ``MAX_FRAMES``
+        when not given), and one track has at most one keyframe per frame. An outside row may leave its whole
+        box empty (NaN here); any box given is checked like every other.
         """
         path = self.keyframes_file(match_id)
         raw = _read_csv_as_text(path, KEYFRAME_COLUMNS, match_id=match_id)
@@ -321,12 +395,29 @@ class LabelStore:
         def fail(index: int, name: str, message: str) -> InputError:
             return InputError(message, file=path, row=int(rows[index]), field=name, match_id=match_id)
 
-        for name in KEYFRAME_COLUMNS:
+        present_flags = [name for name in KEYFRAME_FLAGS if name in raw.columns]
+        for name in (*KEYFRAME_COLUMNS, *present_flags):
             bad = np.flatnonzero(raw[name].str.contains(_NOT_UTF8).to_numpy())
             if bad.size:
                 raise fail(bad[0], name, "not valid UTF-8 text")
-        kinds = {"frame": "int", "track_id": "int", "x": "float", "y": "float", "w": "float", "h": "float"}
-        columns = {name: _parse_numeric_column(raw[name], path, name, kind, match_id) for name, kind in kinds.items()}
+        flags = {
+            name: _parse_flag_column(raw[name], fail) if name in raw.columns else np.zeros(len(raw), dtype=bool)
+            for name in KEYFRAME_FLAGS
+        }
+        box_empty = np.column_stack([(raw[name].str.strip() == "").to_numpy() for name in _BOX])
+        boxless = flags["outside"] & box_empty.all(axis=1)
+        partial = np.flatnonzero(flags["outside"] & box_empty.any(axis=1) & ~boxless)
+        if partial.size:
+            name = _BOX[int(np.argmax(box_empty[partial[0]]))]
+            raise fail(partial[0], name, "an outside row gives all four of x, y, w, h or none of them")
+
+        columns = {
+            name: _parse_numeric_column(raw[name], path, name, "int", match_id) for name in ("frame", "track_id")
+        }
+        for name in _BOX:  # boxless outside rows stay NaN
+            values = np.full(len(raw), np.nan)
+            values[~boxless] = _parse_numeric_column(raw[name][~boxless], path, name, "float", match_id)
+            columns[name] = values
         frames = columns["frame"]
         bad = np.flatnonzero(frames < 1)
         if bad.size:
@@ -343,7 +434,7 @@ class LabelStore:
         columns["frame"] = frames.astype("int64")
         columns["track_id"] = columns["track_id"].astype("int64")
         for name in ("w", "h"):
-            bad = np.flatnonzero(columns[name] <= 0)
+            bad = np.flatnonzero(~boxless & (columns[name] <= 0))
             if bad.size:
                 value = columns[name][bad[0]]
                 raise fail(bad[0], name, f"box size must be positive, got {value:g} ({bad.size} such rows)")
@@ -366,7 +457,23 @@ class LabelStore:
                 f"(rows {', '.join(str(rows[i]) for i in same)})",
             )
         frame.insert(2, "role", roles.astype("string").to_numpy())
-        return frame[list(KEYFRAME_COLUMNS)]
+        for name in KEYFRAME_FLAGS:
+            frame[name] = flags[name]
+        return frame[[*KEYFRAME_COLUMNS, *KEYFRAME_FLAGS]]
+
+
+_BOX = ("x", "y", "w", "h")
+_FLAG_VALUES = {"": False, "0": False, "1": True, "false": False, "true": True}
+
+
+def _parse_flag_column(values: pd.Series, fail) -> np.ndarray:
+    """A ``0``/``1`` column (``true``/``false`` and empty accepted) as booleans, naming the first bad row."""
+    text = values.str.strip().str.lower()
+    known = text.isin(list(_FLAG_VALUES)).to_numpy()
+    if not known.all():
+        index = int(np.flatnonzero(~known)[0])
+        raise fail(index, values.name, f"expected 0 or 1, got {values.iloc[index].strip()[:40]!r}")
+    return text.map(_FLAG_VALUES).to_numpy(dtype=bool)
 
 
 def _read_csv_as_text(path: Path, required: tuple[str, ...], *, match_id: str | None = None) -> pd.DataFrame:

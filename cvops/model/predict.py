@@ -19,7 +19,8 @@ from torch import nn
 
 from cvops.model.decode import detect
 
-PREDICTION_COLUMNS = ("frame", "x", "y", "w", "h", "conf")
+PREDICTION_COLUMNS = ("frame", "x", "y", "w", "h", "conf", "role")
+"""``role`` is the detected class (``CLASS_NAMES``); empty for detections that have none (``det.txt``)."""
 SOURCE_DET_TXT = "det.txt"
 SOURCE_NONE = "none"
 
@@ -93,7 +94,7 @@ def predict_frames(
     *,
     batch_size: int = 32,
 ) -> pd.DataFrame:
-    """Detections of ``model`` on the images of ``frames`` (one path each), as ``frame, x, y, w, h, conf``.
+    """Detections of ``model`` on the images of ``frames`` (one path each), as ``frame, x, y, w, h, conf, role``.
 
     Images are decoded a batch at a time, so a whole match never sits in memory at once."""
     rows = []
@@ -101,10 +102,15 @@ def predict_frames(
         batch_frames = frames[start : start + batch_size]
         images = [np.asarray(Image.open(path).convert("RGB")) for path in image_paths[start : start + batch_size]]
         for frame, found in zip(batch_frames, detect(model, images, conf_threshold=conf_threshold), strict=True):
-            rows.append(found[["x", "y", "w", "h", "conf"]].assign(frame=int(frame)))
+            rows.append(found[["x", "y", "w", "h", "conf", "role"]].assign(frame=int(frame)))
     columns = list(PREDICTION_COLUMNS)
     return pd.concat(rows, ignore_index=True)[columns] if rows else empty_predictions()
 
 
 def empty_predictions() -> pd.DataFrame:
     return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
+
+
+def with_roles(detections: pd.DataFrame) -> pd.DataFrame:
+    """``detections`` with a ``role`` column (empty where the source has no classes, as ``det.txt``)."""
+    return detections if "role" in detections else detections.assign(role=pd.Series(pd.NA, dtype="string"))

@@ -59,6 +59,9 @@ class SynthConfig:
     pitch for ``ghost_off_seconds`` (range), waiting ``ghost_off_pitch_m`` (range) beyond the near touchline, and
     come back. At the default size the picture ends about 5 m beyond that line: the default distances keep them
     in it, unlabelled next to their ghost box, as a broadcast camera does; larger ones take them out of it.
+    With ``record_exits`` the annotation records each exit with an ``outside`` keyframe (as CVAT does; label store
+    schema version 2), so the same absences leave no ghost; without it (the default) the keyframes are those of
+    a product that does not record exits.
     Annotation: keyframes are dense enough that linear interpolation stays within ``keyframe_tolerance_px`` of the
     truth, and each keyframe carries Gaussian placement noise of ``label_noise_px``.
     Camera: ``static`` films the whole pitch from one wide view; ``broadcast`` pans and zooms within it, following
@@ -86,6 +89,7 @@ class SynthConfig:
     ghosts_per_match: tuple[int, int] = (1, 3)
     ghost_off_seconds: tuple[float, float] = (2.0, 5.0)
     ghost_off_pitch_m: tuple[float, float] = (1.5, 4.0)
+    record_exits: bool = False
     keyframe_tolerance_px: float = 1.0
     label_noise_px: float = 0.8
     det_miss_rate: float = 0.06

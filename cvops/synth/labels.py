@@ -11,7 +11,9 @@ Labels imitate the product's corrected annotations:
 - **Ghosts.** A player who steps off the pitch (or out of the image) has no keyframes while away, but the
   product interpolates between the last keyframe before the exit and the first after the re-entry, creating
   boxes where nobody labelled is: along the touchline, beside the real player standing off the pitch. The truth
-  lists those label frames: the frames strictly between the two keyframes.
+  lists those label frames: the frames strictly between the two keyframes. With ``record_exits`` the annotator
+  records each exit instead (an ``outside`` keyframe on the first frame the player is not labelled, as CVAT
+  does), so nothing is interpolated across the absence and the store has no ghosts.
 - **Out of sync.** A share of matches has labels shifted by ``k != 0`` frames. Public convention: label frame
   ``f`` shows video frame ``f + k``, so the box written at label frame ``f`` is the truth of video frame
   ``clip(f + k, 1, n_frames)``. The schedule is low-discrepancy (exactly one in ``1 / shifted_share``
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cvops.labels.simplify import simplify_track
 from cvops.synth.camera import PITCH_LENGTH, Camera, CameraPath, pitch_markings
 from cvops.synth.config import SynthConfig, match_rng
 from cvops.synth.scene import ImageBoxes, Scene
@@ -79,32 +82,6 @@ def labelled(scene: Scene, boxes: ImageBoxes) -> np.ndarray:
     return boxes.visible & ~scene.off_pitch
 
 
-def simplify_track(track: np.ndarray, tolerance: float) -> np.ndarray:
-    """Indices of the keyframes of ``track`` ``(m, d)``: linear interpolation between them is within
-    ``tolerance`` (max abs per coordinate) of every row. Always keeps the first and the last row.
-
-    Ramer-Douglas-Peucker, iterative (tracks are long, recursion depth is not bounded by much), each split
-    vectorised over its span.
-    """
-    m = len(track)
-    keep = np.zeros(m, dtype=bool)
-    keep[[0, m - 1]] = True
-    spans = [(0, m - 1)]
-    while spans:
-        a, b = spans.pop()
-        if b - a < 2:
-            continue
-        t = (np.arange(a + 1, b) - a)[:, None] / (b - a)
-        line = track[a] + (track[b] - track[a]) * t
-        error = np.abs(track[a + 1 : b] - line).max(axis=1)
-        worst = int(np.argmax(error))
-        if error[worst] > tolerance:
-            split = a + 1 + worst
-            keep[split] = True
-            spans.extend([(a, split), (split, b)])
-    return np.flatnonzero(keep)
-
-
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive ``(start, end)`` index pairs of the True runs of a 1-D mask."""
     padded = np.concatenate([[False], mask, [False]])
@@ -115,7 +92,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class MatchLabels:
     sync_offset: int
-    keyframes: pd.DataFrame  # BOX_COLUMNS, label frame numbers
+    keyframes: pd.DataFrame  # BOX_COLUMNS (plus ``outside`` when exits are recorded), label frame numbers
     ghosts: pd.DataFrame  # GHOST_COLUMNS, inclusive label frame ranges
 
     @property
@@ -131,6 +108,7 @@ def annotate(config: SynthConfig, index: int, scene: Scene, boxes: ImageBoxes, c
     shown = np.clip(np.arange(n) + offset, 0, n - 1)  # label frame f (index f - 1) shows this video index
     rows: list[tuple[np.ndarray, int, str, np.ndarray]] = []
     ghosts: list[tuple[int, int, int]] = []
+    exits: list[tuple[int, int, str]] = []
     labelled_now = labelled(scene, boxes)
     for actor_index, actor in enumerate(scene.actors):
         label_boxes = boxes.clipped[shown, actor_index]
@@ -138,8 +116,11 @@ def annotate(config: SynthConfig, index: int, scene: Scene, boxes: ImageBoxes, c
         for start, end in runs:
             keys = start + simplify_track(label_boxes[start : end + 1], config.keyframe_tolerance_px)
             rows.append((keys + 1, actor.track_id, actor.role, label_boxes[keys]))
-        for (_, previous_end), (next_start, _) in itertools.pairwise(runs):
-            ghosts.append((actor.track_id, previous_end + 2, next_start))
+            if config.record_exits and end + 1 < n:
+                exits.append((end + 2, actor.track_id, actor.role))  # the first label frame without the player
+        if not config.record_exits:
+            for (_, previous_end), (next_start, _) in itertools.pairwise(runs):
+                ghosts.append((actor.track_id, previous_end + 2, next_start))
     frames = np.concatenate([r[0] for r in rows])
     track_ids = np.concatenate([np.full(len(r[0]), r[1]) for r in rows])
     roles = np.concatenate([np.full(len(r[0]), r[2], dtype=object) for r in rows])
@@ -156,6 +137,11 @@ def annotate(config: SynthConfig, index: int, scene: Scene, boxes: ImageBoxes, c
         },
         columns=BOX_COLUMNS,
     )
+    if config.record_exits:
+        # An outside keyframe carries no box: the player is not in the picture (or not on the pitch) to draw.
+        keyframes["outside"] = False
+        exit_rows = pd.DataFrame(exits, columns=["frame", "track_id", "role"]).assign(outside=True)
+        keyframes = pd.concat([keyframes, exit_rows], ignore_index=True)
     keyframes = keyframes.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
     ghost_table = pd.DataFrame(ghosts, columns=GHOST_COLUMNS).sort_values(["track_id", "start_frame"], kind="stable")
     return MatchLabels(offset, keyframes, ghost_table.reset_index(drop=True))

@@ -4,7 +4,9 @@ Layout under ``OUT`` (see ``docs/label-store.md`` for the contract)::
 
     matches.csv                      match_id,video,fps,width,height,n_frames,pitch,home_team,away_team,
                                      weather,kickoff,annotated_at,status
-    <match_id>/keyframes.csv         frame,track_id,role,x,y,w,h      (label frames, keyframes only)
+    label-store.json                 {"schema_version": 2}
+    <match_id>/keyframes.csv         frame,track_id,role,x,y,w,h[,outside]  (label frames, keyframes only;
+                                     outside exit rows, without a box, only with record_exits)
     <match_id>/det.txt               frame,-1,x,y,w,h,conf,-1,-1,-1    (video frames, MOT det, no header)
     videos/<match_id>.mp4            H.264, and with HLS: videos/<match_id>/index.m3u8 + seg_00000.ts ...
     _truth/matches.csv               match_id,sync_offset,n_ghost_spans,n_ghost_rows,n_tracks,n_keyframes,
@@ -36,7 +38,7 @@ import pandas as pd
 
 from cvops.errors import InputError
 from cvops.io import write_text_atomic
-from cvops.labels.store import MATCH_COLUMNS
+from cvops.labels.store import MATCH_COLUMNS, LabelStore
 from cvops.synth.camera import Camera, broadcast_path
 from cvops.synth.config import SynthConfig, format_fps, match_id, match_rng
 from cvops.synth.encode import HLS_PLAYLIST, encode_mp4, make_hls
@@ -75,6 +77,8 @@ def _csv(frame: pd.DataFrame, *, header: bool = True) -> str:
     rounded = frame.round(
         {"x": BOX_DECIMALS, "y": BOX_DECIMALS, "w": BOX_DECIMALS, "h": BOX_DECIMALS, "conf": CONF_DECIMALS}
     )
+    if "outside" in rounded:
+        rounded["outside"] = rounded["outside"].astype("int64")  # the store's flags are 0/1
     return rounded.to_csv(index=False, header=header, lineterminator="\n")
 
 
@@ -213,5 +217,6 @@ def generate_store(
                 if progress is not None:
                     progress(match_id(index))
     _merge_rows(out / TRUTH_DIR / "matches.csv", TRUTH_MATCHES_COLUMNS, [w.truth_row for w in written])
+    LabelStore(out).declare_schema_version()
     _merge_rows(out / "matches.csv", MATCHES_COLUMNS, [w.row for w in written])
     return [w.row["match_id"] for w in written]

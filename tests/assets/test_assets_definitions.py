@@ -14,6 +14,7 @@ from cvops.expectations import LabelCheckConfig
 from cvops.model import TrainConfig
 from cvops.model.predict import PredictionConfig
 from cvops.model.release import ReleaseConfig
+from cvops.review import ReviewQueueConfig
 from cvops.selection import FrameSelectionConfig, MatchSelectionConfig
 from cvops_assets.definitions import defs
 from cvops_assets.run_config import run_config
@@ -80,12 +81,20 @@ def test_each_step_declares_what_it_reads() -> None:
     assert parents("frame_samples") == {"selected_frames", "matches", "cleaned_tracks", "label_store"}
     assert {"label_store", "matches"} <= parents("match_predictions")
     assert parents("models") == {"trained_model", "model_promotion"}
+    assert parents("review_queue") == {
+        "match_predictions",
+        "cleaned_tracks",
+        "frame_agreement",
+        "matches",
+        "label_store",
+    }
 
 
 RUN_CONFIGS = {
     "read_match_labels": (LabelCheckConfig, set()),
     "match_predictions": (PredictionConfig, set()),
     "clean_labels": (CleaningConfig, set()),
+    "review_queue": (ReviewQueueConfig, set()),
     "match_selection": (MatchSelectionConfig, set()),
     "select_frames": (FrameSelectionConfig, set()),
     "measure_drift": (DriftConfig, {"reference_matches", "max_samples"}),
@@ -130,6 +139,7 @@ def test_derived_run_config_round_trips() -> None:
     cleaning = config.to_domain()
     assert cleaning.sync.max_offset == 3 and cleaning.agreement.roles == ("player",)
     assert cleaning.ghosts == CleaningConfig().ghosts
-    assert "candidates are every integer shift" in type(config).model_fields["sync"].annotation.model_fields[
-        "max_offset"
-    ].description
+    assert (
+        "candidates are every integer shift"
+        in type(config).model_fields["sync"].annotation.model_fields["max_offset"].description
+    )

@@ -1,4 +1,5 @@
-"""annotated_matches_sensor: partitions and runs for newly annotated matches, once each."""
+"""annotated_matches_sensor: partitions and runs for newly annotated matches, once each; a review run for
+matches awaiting annotation, and their chain once they are annotated."""
 
 import json
 import logging
@@ -26,9 +27,15 @@ def _tick(instance: dg.DagsterInstance, store: Path, cursor: str | None):
 def test_new_matches_are_added_once_oldest_first(small_store: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result, _ = _tick(instance, small_store, None)
-    # m0004 is in progress; the others come oldest annotation first.
-    assert [r.partition_key for r in result.run_requests] == ["m0002", "m0003", "m0001"]
-    assert sorted(instance.get_dynamic_partitions("matches")) == ["m0001", "m0002", "m0003"]
+    # Annotated matches come oldest annotation first; m0004, in progress, gets its review queue.
+    requests = [(r.partition_key, r.job_name) for r in result.run_requests]
+    assert requests == [
+        ("m0002", "match_pipeline"),
+        ("m0003", "match_pipeline"),
+        ("m0001", "match_pipeline"),
+        ("m0004", "review_pipeline"),
+    ]
+    assert sorted(instance.get_dynamic_partitions("matches")) == ["m0001", "m0002", "m0003", "m0004"]
 
     again, _ = _tick(instance, small_store, result.cursor)
     assert isinstance(again, dg.SkipReason) and "not changed" in again.skip_message
@@ -44,7 +51,10 @@ def test_cursor_advances_when_a_match_is_annotated(small_store: Path) -> None:
     matches = (small_store / "matches.csv").read_text().replace("in_progress", "annotated")
     (small_store / "matches.csv").write_text(matches)
     second, _ = _tick(instance, small_store, first.cursor)
-    assert [r.partition_key for r in second.run_requests] == ["m0004"]
+    assert [(r.partition_key, r.job_name, r.run_key) for r in second.run_requests] == [
+        ("m0004", "match_pipeline", "match:m0004")
+    ]
+    assert json.loads(first.cursor)["awaiting"] == ["m0004"] and json.loads(second.cursor)["awaiting"] == []
     assert json.loads(second.cursor)["fingerprint"] != json.loads(first.cursor)["fingerprint"]
 
 

@@ -79,3 +79,50 @@ def test_broken_sequences_are_named(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(Exception, match="no MOT sequence found"):
         import_sequences(tmp_path / "empty", tmp_path / "store")
+
+
+def _cvat_mot_export(root: Path, *, images: bool) -> Path:
+    """What CVAT's "MOT 1.1" export holds: gt/gt.txt (frame,id,x,y,w,h,not-ignored,class,visibility),
+    gt/labels.txt (one class name per line, class i on line i) and, with images, img1/000001.jpg ...; no
+    seqinfo.ini."""
+    folder = root / "task_7"
+    (folder / "gt").mkdir(parents=True)
+    (folder / "gt" / "labels.txt").write_text("Person\nball\nreferee\n")
+    rows = []
+    for frame in range(1, 6):
+        rows.append(f"{frame},1,{frame},5,8,16,1,1,1.0")
+        rows.append(f"{frame},2,30,10,4,4,1,2,1.0")
+        rows.append(f"{frame},3,40,20,6,12,1,3,0.5")
+    (folder / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
+    if images:
+        (folder / "img1").mkdir()
+        for frame in range(1, 6):
+            Image.fromarray(np.full((48, 64, 3), frame * 40, dtype=np.uint8)).save(folder / "img1" / f"{frame:06d}.jpg")
+    return folder
+
+
+def test_cvat_mot_export_without_seqinfo_reads_labels_txt(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from cvops.errors import InputError
+
+    _cvat_mot_export(tmp_path / "src", images=True)
+    with pytest.raises(InputError, match=r"frame rate of an image sequence must be given \(--fps\)"):
+        import_sequences(tmp_path / "src", tmp_path / "store")
+    result = CliRunner().invoke(main, ["import-mot", str(tmp_path / "src"), str(tmp_path / "store"), "--fps", "25"])
+    assert result.exit_code == 0, result.output
+    store = LabelStore(tmp_path / "store")
+    match = store.read_matches().matches["task_7"]
+    assert (match.width, match.height, match.n_frames, match.fps) == (64, 48, 5, Fraction(25))
+    roles = store.read_keyframes("task_7").drop_duplicates("track_id").set_index("track_id")["role"].to_dict()
+    assert roles == {1: "player", 2: "ball", 3: "referee"}
+
+    bare = _cvat_mot_export(tmp_path / "bare", images=False)
+    with pytest.raises(InputError, match=r"no seqinfo\.ini, and neither a video nor images") as caught:
+        import_sequences(tmp_path / "bare", tmp_path / "store2", fps=Fraction(25))
+    assert str(bare) in str(caught.value)
+    (bare / "gt" / "labels.txt").write_text("Person\n")
+    (bare / "img1").mkdir()
+    Image.fromarray(np.zeros((48, 64, 3), dtype=np.uint8)).save(bare / "img1" / "000001.jpg")
+    with pytest.raises(InputError, match=r"class 2 of gt\.txt is not a line of labels\.txt"):
+        import_sequences(tmp_path / "bare", tmp_path / "store2", fps=Fraction(25))

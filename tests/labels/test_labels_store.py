@@ -65,7 +65,8 @@ def test_missing_file_or_column_is_fatal(tmp_path: Path) -> None:
 
 def test_keyframes_are_typed(small_store: Path) -> None:
     keyframes = LabelStore(small_store).read_keyframes("m0001")
-    assert list(keyframes.columns) == list(KEYFRAME_COLUMNS)
+    assert list(keyframes.columns) == [*KEYFRAME_COLUMNS, "outside", "occluded"]
+    assert not keyframes["outside"].any() and not keyframes["occluded"].any()  # a version-1 file has neither
     assert keyframes.dtypes["frame"] == "int64" and keyframes.dtypes["x"] == "float64"
     assert len(keyframes) == len(player_keyframes())
 

@@ -202,3 +202,27 @@ def test_a_ghost_player_waits_off_the_pitch_in_the_picture_detected_but_not_labe
 
     further = build_scene(dataclasses.replace(config, ghost_off_pitch_m=(12.0, 16.0)), fixture)
     assert not image_boxes(further, camera).visible[further.off_pitch].all(), "far enough, he leaves the picture"
+
+
+def test_recorded_exits_leave_no_ghost_and_the_same_visible_keyframes(small_config: SynthConfig) -> None:
+    from cvops.labels import interpolate_keyframes
+    from cvops.synth.labels import annotate
+
+    plain = dataclasses.replace(small_config, record_exits=False)
+    exits = dataclasses.replace(small_config, record_exits=True)
+    fixture = make_fixture(plain, 0)
+    camera = Camera(plain.width, plain.height, fixture.stadium.view)
+    scene = build_scene(plain, fixture)
+    boxes = image_boxes(scene, camera)
+    without = annotate(plain, 0, scene, boxes, camera)
+    with_exits = annotate(exits, 0, scene, boxes, camera)
+    assert len(without.ghosts) >= 1 and with_exits.ghosts.empty
+    outside = with_exits.keyframes["outside"]
+    assert outside.any() and with_exits.keyframes.loc[outside, ["x", "y", "w", "h"]].isna().all().all()
+    visible = with_exits.keyframes[~outside].drop(columns="outside").reset_index(drop=True)
+    pd.testing.assert_frame_equal(visible, without.keyframes, check_dtype=False)
+    # Each former ghost span now starts with an exit keyframe, and nothing is drawn across it.
+    drawn = interpolate_keyframes(with_exits.keyframes).set_index(["frame", "track_id"])
+    for row in without.ghosts.itertuples():
+        assert ((with_exits.keyframes["track_id"] == row.track_id) & outside).any()
+        assert not drawn.index.isin([(f, row.track_id) for f in range(row.start_frame, row.end_frame + 1)]).any()

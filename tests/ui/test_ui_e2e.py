@@ -20,7 +20,7 @@ from tests.ui.ui_server import REPOSITORY_SELECTOR, DagsterUI
 pytestmark = pytest.mark.slow
 
 MATCH_PARTITIONS = "matches"
-MATCH_ASSETS = [  # the per-match chain (match_pipeline): every table its three steps write
+MATCH_ASSETS = [  # every table of match_pipeline's first three steps (its fourth, review_queue, needs videos)
     "matches",
     "raw_labels",
     "label_check_results",
