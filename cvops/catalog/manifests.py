@@ -59,15 +59,31 @@ class Manifests:
         """Give every table a file so readers can bind to it before any data exists.
 
         Partitioned tables get a zero-row placeholder partition (rewritten when the schema changes); an
-        unpartitioned table gets an empty data file only if it has none, so real rows are never touched.
+        unpartitioned table gets an empty data file if it has none, and the columns a newer cvops added to its
+        schema, as nulls, if its file was written before them (its rows are kept as they are).
         """
         for spec in self.tables.values():
             if spec.partitioned_by_match:
                 placeholder = self.root / spec.name / f"match_id={SCHEMA_PARTITION}" / DATA_FILE
                 if not placeholder.exists() or pq.read_schema(placeholder) != spec.schema:
                     write_parquet_atomic(placeholder, spec.schema.empty_table())
-            elif not (self.root / spec.name / DATA_FILE).exists():
-                write_parquet_atomic(self.root / spec.name / DATA_FILE, spec.schema.empty_table())
+                continue
+            path = self.root / spec.name / DATA_FILE
+            if not path.exists():
+                write_parquet_atomic(path, spec.schema.empty_table())
+            elif set(spec.schema.names) - set(pq.read_schema(path).names):
+                self._add_new_columns(path, spec)
+
+    @staticmethod
+    def _add_new_columns(path: Path, spec: TableSpec) -> None:
+        """Rewrite a table written by an older cvops with the columns added since, as nulls: the catalog's view
+        selects every column of today's schema, and DuckDB cannot bind one that no file has."""
+        with file_lock(path.with_name(".lock")):
+            table = pq.read_table(path)
+            for field in spec.schema:
+                if field.name not in table.column_names:
+                    table = table.append_column(field, pa.nulls(len(table), field.type))
+            write_parquet_atomic(path, table)
 
     def to_arrow(self, table: str, frame: pd.DataFrame) -> pa.Table:
         """Convert to the table's exact schema, raising a message that names the table and the column."""

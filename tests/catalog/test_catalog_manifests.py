@@ -2,6 +2,8 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -100,3 +102,18 @@ def test_upsert_replaces_rows_by_key_and_keeps_the_rest(tmp_path: Path) -> None:
     assert rows["x"].tolist() == [9.0, 9.0, 1.0]
     manifests.upsert("raw_labels", _labels(1), key=["frame", "track_id"], match_id="new")
     assert len(manifests.read("raw_labels", "new")) == 1
+
+
+def test_a_table_written_before_a_column_was_added_gains_it_as_nulls(tmp_path: Path) -> None:
+    manifests = Manifests(tmp_path / "m")
+    before = pa.schema([field for field in TABLES["models"].schema if field.name != "parent_model"])
+    older = pa.Table.from_pylist(
+        [{"model_version": "m0001", "dataset_version": "dataset/v1", "stage": "production"}], schema=before
+    )
+    path = tmp_path / "m" / "models" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(older, path)
+
+    rows = Catalog(tmp_path / "c.duckdb", manifests).query("SELECT model_version, stage, parent_model FROM models")
+
+    assert rows.to_dict("records") == [{"model_version": "m0001", "stage": "production", "parent_model": None}]
