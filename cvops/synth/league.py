@@ -181,16 +181,35 @@ def stadiums_of(pitches: tuple[str, ...]) -> tuple[Stadium, ...]:
 
 def _season_fixtures(seed: int, pitches: tuple[str, ...] = ()) -> list[tuple[Stadium, str]]:
     """The five (stadium, away team) groups of a store, most frequent first (on ``pitches`` only, if given:
-    a stadium's home team has five opponents, enough for five groups on one pitch)."""
+    a stadium's home team has five opponents, enough for five groups on one pitch).
+
+    Given pitches each hold one of the most frequent groups (``_fixture_weights`` puts a store's first matches
+    on them in turn); the other groups are drawn."""
     stadiums = stadiums_of(pitches)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6C656167]))
     groups: list[tuple[Stadium, str]] = []
     while len(groups) < len(FIXTURE_WEIGHTS):
-        stadium = stadiums[int(rng.integers(len(stadiums)))]
+        if pitches and len(groups) < len(stadiums):
+            stadium = stadiums[len(groups)]
+        else:
+            stadium = stadiums[int(rng.integers(len(stadiums)))]
         away = [name for name in TEAMS if name != stadium.home_team][int(rng.integers(len(TEAMS) - 1))]
         if (stadium, away) not in groups:
             groups.append((stadium, away))
     return groups
+
+
+def _fixture_weights(config: SynthConfig, index: int, fixtures: list[tuple[Stadium, str]]) -> np.ndarray:
+    """How often each fixture group plays. Given pitches host the store's first matches in turn (the first on
+    the first pitch, ...), so a store asked to play on two pitches does whatever the seed; later matches follow
+    ``FIXTURE_WEIGHTS``."""
+    weights = np.asarray(FIXTURE_WEIGHTS)
+    stadiums = stadiums_of(config.pitches)
+    turn = index - config.first_match_index
+    if not config.pitches or turn >= len(stadiums):
+        return weights
+    weights = weights * [stadium == stadiums[turn] for stadium, _ in fixtures]
+    return weights / weights.sum()
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -200,7 +219,7 @@ def _iso(moment: dt.datetime) -> str:
 def make_fixture(config: SynthConfig, index: int) -> Fixture:
     rng = match_rng(config.seed, index, "fixture")
     fixtures = _season_fixtures(config.seed, config.pitches)
-    stadium, away_team = fixtures[int(rng.choice(len(fixtures), p=FIXTURE_WEIGHTS))]
+    stadium, away_team = fixtures[int(rng.choice(len(fixtures), p=_fixture_weights(config, index, fixtures)))]
     weather = str(rng.choice(WEATHERS, p=WEATHER_WEIGHTS))
     weekend = SEASON_START + dt.timedelta(days=7 * (index // 2))
     kickoff = weekend + dt.timedelta(days=int(rng.integers(0, 2)), hours=int(rng.choice([13, 15, 17, 19])))
