@@ -18,7 +18,8 @@ import pytest
 
 from cvops.catalog import Catalog
 from cvops.model import TrainConfig, dataset_from_synth_store, train
-from cvops.model.release import register_candidate
+from cvops.model.predict import with_roles
+from cvops.model.release import ReleaseConfig, register_candidate
 from cvops.registry import open_registry
 from cvops.settings import CvopsPaths
 from cvops.synth import SynthConfig, generate_store
@@ -73,17 +74,18 @@ def test_every_script_has_a_tiny_run() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_platform(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A platform state with one synthetic match, its det.txt as the catalog's predictions, and one model."""
+    """A platform state with one synthetic match, its det.txt as the catalog's predictions, and one model (trained
+    one epoch, so let through the release gate's AP50 floor)."""
     root = tmp_path_factory.mktemp("platform")
     env = {"CVOPS_HOME": str(root / "home"), "CVOPS_LABEL_STORE": str(root / "store")}
     paths = CvopsPaths.from_env(env)
     generate_store(paths.label_store, SynthConfig(n_matches=1, seconds=2.0, width=320, height=180, seed=1))
     detections = read_mot_detections(paths.label_store / "m0000" / "det.txt")
-    Catalog.at(paths).write("match_predictions", detections.assign(source="det.txt"), "m0000")
+    Catalog.at(paths).write("match_predictions", with_roles(detections).assign(source="det.txt"), "m0000")
     folder = dataset_from_synth_store(paths.label_store, root / "dataset", every=10, val_matches=[])
     result = train(folder, TrainConfig(epochs=1, batch_size=2, input_size=(128, 96), evaluate_split=None))
     registry = open_registry(paths.model_registry, cache_dir=paths.models_cache)
-    register_candidate(result, registry, dataset_version="dataset/v1")
+    register_candidate(result, registry, dataset_version="dataset/v1", gate=ReleaseConfig(min_player_ap50=0.0))
     return env
 
 

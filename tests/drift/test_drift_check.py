@@ -42,6 +42,7 @@ def _publish(manifests: Manifests, match_id: str, seed: int, shape: MatchShape =
             "w": [10.0],
             "h": [20.0],
             "conf": [0.9],
+            "role": ["player"],
             "source": [shape.source],
         }
     )
