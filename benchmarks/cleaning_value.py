@@ -69,7 +69,7 @@ class ArmResult:
 def run_seed(seed: int, arms: list[str], args: argparse.Namespace, work: Path) -> dict[str, ArmResult]:
     """Train one model per arm on one synthetic league and score it on the league's held-out matches."""
     store = work / f"store-{seed}"
-    config = SynthConfig(n_matches=args.train + args.held_out, seconds=20, seed=seed, **DEFECTS[args.defects])
+    config = SynthConfig(n_matches=args.train + args.held_out, seconds=args.seconds, seed=seed, **DEFECTS[args.defects])
     matches = generate_store(store, config)
     train_matches, held_out = matches[: args.train], matches[args.train :]
     clips = [HeldOutClip.read(store, match_id) for match_id in held_out]
@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--train", type=int, default=5, help="training matches per league")
     parser.add_argument("--held-out", type=int, default=2, help="held-out matches per league (val and test)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each synthetic match")
     parser.add_argument("--arms", nargs="+", choices=LABEL_SETS, default=list(LABEL_SETS))
     parser.add_argument("--defects", choices=sorted(DEFECTS), default="default", help="label defect profile")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run at once, each in its own process")

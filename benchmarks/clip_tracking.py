@@ -39,10 +39,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--train", type=int, default=5, help="training matches")
     parser.add_argument("--held-out", type=int, default=1, help="held-out matches (val and test)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each synthetic match")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cvops-clip-tracking-") as tmp:
         store = Path(tmp) / "store"
-        matches = generate_store(store, SynthConfig(n_matches=args.train + args.held_out, seconds=20, seed=args.seed))
+        matches = generate_store(
+            store, SynthConfig(n_matches=args.train + args.held_out, seconds=args.seconds, seed=args.seed)
+        )
         train_matches, held_out = matches[: args.train], matches[args.train :]
         root = write_dataset_folder(Path(tmp) / "dataset", training_samples(store, train_matches, "truth", held_out))
         result = train(root, TrainConfig(epochs=args.epochs, seed=args.seed, num_threads=1), log=lambda _: None)

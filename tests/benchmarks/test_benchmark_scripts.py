@@ -53,8 +53,11 @@ TINY_RUNS: dict[str, tuple[list[str], str]] = {
         ],
         "",
     ),
-    "cleaning_value.py": (["--seeds", "0", "--epochs", "1", "--train", "1", "--held-out", "1"], ""),
-    "clip_tracking.py": (["--seed", "0", "--epochs", "1", "--train", "1", "--held-out", "1"], ""),
+    "cleaning_value.py": (
+        ["--seeds", "0", "--epochs", "1", "--train", "1", "--held-out", "1", "--seconds", "4", "--arms", "cleaned"],
+        "lower than raw",
+    ),
+    "clip_tracking.py": (["--seed", "0", "--epochs", "1", "--train", "1", "--held-out", "1", "--seconds", "4"], ""),
     "dataset_scale.py": (["--samples", "200", "--per-match", "100", "--flat", "200", "--workdir", "{tmp}/scale"], ""),
     "shard_formats.py": (["--samples", "50", "--size", "64x36", "--reads", "20"], ""),
     "tracker_peers.py": (["--seeds", "0", "--pan-seeds", "--matches", "1", "--seconds", "2", "--ablation"], ""),
