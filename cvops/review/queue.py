@@ -138,7 +138,10 @@ def _disagreement_frames(
     missed = (frames["n_labels"] - frames["n_matched"]).astype(int)
     unlabelled_count = frames["unlabelled"].astype(int)
     score = missed + unlabelled_count
-    keep = score > 0
+    # Only frames within the labelled span: a sync offset moves the labels off the video's first or last frames,
+    # where every detection would otherwise count as unlabelled and top the queue.
+    labelled_span = (frames.index >= people["frame"].min()) & (frames.index <= people["frame"].max())
+    keep = (score > 0) & labelled_span
     details = [
         f"{m} of {int(n)} labelled players have no detection at IoU >= {config.iou_threshold:g}; "
         f"{u} detections scoring >= {config.confident_score:g} have no label"

@@ -59,9 +59,10 @@ def test_unannotated_match_queue_finds_doubtful_tracks_switches_and_dropped_dete
     queue = model_only_queue(tracks, predictions, fps=FPS, source="model m1", config=ReviewQueueConfig())
     kinds = queue.set_index("kind")
     assert kinds.loc["low_confidence_track", "track_id"] == 7
-    assert "mean detection score 0.30 over 40 frames, about 28 of its boxes may be wrong" in kinds.loc[
-        "low_confidence_track", "detail"
-    ]
+    assert (
+        "mean detection score 0.30 over 40 frames, about 28 of its boxes may be wrong"
+        in kinds.loc["low_confidence_track", "detail"]
+    )
     assert (kinds.loc["possible_id_switch", "track_id"], kinds.loc["possible_id_switch", "frame"]) == (5, 22)
     assert "track 1 ends on frame 20 and track 5 starts on frame 22" in kinds.loc["possible_id_switch", "detail"]
     assert (kinds.loc["dropped_detections", "frame"], kinds.loc["dropped_detections", "score"]) == (35, 3.0)
@@ -100,3 +101,16 @@ def test_tracking_predictions_keeps_the_model_roles() -> None:
     assert sorted(tracks.groupby("track_id")["role"].first()) == ["ball", "referee"]
     unknown = track_predictions(predictions.drop(columns="role"), frames)
     assert set(unknown["role"]) == {"other"}
+
+
+def test_frames_outside_the_labelled_span_are_not_disagreements() -> None:
+    # Labels shifted by a sync offset of 4 frames leave the video's last frames unlabelled: detections there are
+    # not an annotator's miss.
+    labels = _labels()
+    predictions = labels.assign(conf=0.9).drop(columns=["track_id", "role"])
+    beyond = predictions[predictions["frame"] == predictions["frame"].max()]
+    predictions = pd.concat([predictions, *(beyond.assign(frame=f) for f in (61, 62, 63, 64))], ignore_index=True)
+    queue = labels_vs_model_queue(
+        labels, predictions, _agreement(labels, predictions), fps=FPS, source="labels vs model m1"
+    )
+    assert not queue.loc[queue["kind"] == "disagreement", "frame"].isin([61, 62, 63, 64]).any()
