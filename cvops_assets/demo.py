@@ -23,6 +23,7 @@ import pandas as pd
 from cvops.benchmark import PromotionPolicy, current_results, current_samples, leaderboard
 from cvops.benchmark.leaderboard import per_sample
 from cvops.catalog import Catalog
+from cvops.errors import CvopsError
 from cvops.home import init_home
 from cvops.labels import LabelStore
 from cvops.registry import open_registry
@@ -93,6 +94,11 @@ def run_demo(
         "See it in the UI: `make dev`, then open http://127.0.0.1:3000 "
         "(Assets: lineage and metadata per match; Runs; Automation: the sensors)."
     )
+    if daemon.failed_runs:  # the summary above still shows what did work; the exit status says it did not all work
+        raise CvopsError(
+            f"{len(daemon.failed_runs)} run(s) failed: {'; '.join(daemon.failed_runs)} "
+            "(their event logs: the UI's Runs)"
+        )
 
 
 def _ensure_synthetic_matches(paths: CvopsPaths, config: SynthConfig, echo: Echo) -> None:
@@ -128,6 +134,8 @@ class DaemonStandIn:
         self.cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
         self.sensor_cursors: dict[str, str | None] = {}
         self.run_keys: set[str] = set()
+        self.failed_runs: list[str] = []
+        """Each failed run as "what [partition]: run id", in the order they ran."""
 
     def run_until_idle(self) -> None:
         while True:
@@ -211,6 +219,8 @@ class DaemonStandIn:
         notes = f" (checks not passed: {', '.join(failed)})" if failed else ""
         status = "ok" if outcome.success else "FAILED"
         self.echo(f"  {what}{where}: run {outcome.run_id[:8]} {status}{notes}")
+        if not outcome.success:
+            self.failed_runs.append(f"{what}{where}: run {outcome.run_id[:8]}")
         return outcome
 
 
