@@ -119,6 +119,8 @@ def export_dataset_version(
     write_text_atomic(catalog.paths().reports / f"dataset-{version.tag.replace('/', '-')}.md", report)
     if result.push_error:
         context.log.warning(f"{version.tag} is committed but not pushed: {result.push_error}")
+    if result.publish_error:
+        context.log.warning(f"{version.tag} is not on the git remote yet: {result.publish_error}")
     yield dg.MaterializeResult(
         asset_key="dataset_version",
         metadata={
@@ -132,6 +134,7 @@ def export_dataset_version(
             "bytes_new": version.bytes_new,
             "objects_pushed": result.objects_pushed if result.objects_pushed is not None else -1,
             "pushed": version.pushed,
+            "published": version.published,
             "dvc_ids": result.dvc_ids,
             "lock": result.lock.describe(),
             "matches_not_ready": len(candidates.not_ready),

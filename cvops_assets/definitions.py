@@ -77,7 +77,9 @@ defs = dg.Definitions(
         "catalog": CatalogResource(home=_env("CVOPS_HOME")),
         "model_registry": ModelRegistryResource(root=_env("CVOPS_MODEL_REGISTRY"), home=_env("CVOPS_HOME"), s3=s3),
         "video": VideoResource(s3=s3),
-        "dataset_repo": DatasetRepoResource(remote=_env("CVOPS_DVC_REMOTE"), s3=s3),
+        "dataset_repo": DatasetRepoResource(
+            remote=_env("CVOPS_DVC_REMOTE"), git_remote=_env("CVOPS_DATASET_GIT_REMOTE"), s3=s3
+        ),
         "retrain_policy": RetrainPolicyResource(),
     },
     executor=gpu_executor,
