@@ -14,7 +14,7 @@ from cvops_assets.catalog_tables import label_store
 from cvops_assets.cleaning import clean_labels, match_predictions
 from cvops_assets.datasets import dataset_export_preview, export_dataset_version
 from cvops_assets.drift import measure_drift
-from cvops_assets.executor import gpu_executor
+from cvops_assets.executor_selection import executor_from_env, gpu_step_names
 from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job, review_pipeline_job
 from cvops_assets.labels import read_match_labels
 from cvops_assets.models import models_table, trained_model
@@ -49,25 +49,27 @@ def _env(name: str) -> dg.EnvVar | None:
 
 s3 = S3Resource(endpoint_url=_env("AWS_ENDPOINT_URL"), region_name=_env("AWS_REGION"), profile_name=_env("AWS_PROFILE"))
 
+ASSETS = [
+    label_store,
+    read_match_labels,
+    match_predictions,
+    clean_labels,
+    review_queue,
+    match_selection,
+    select_match_frames,
+    measure_drift,
+    frame_samples,
+    dataset_export_preview,
+    export_dataset_version,
+    trained_model,
+    models_table,
+    benchmark_samples,
+    benchmark_results,
+    rank_and_promote,
+]
+
 defs = dg.Definitions(
-    assets=[
-        label_store,
-        read_match_labels,
-        match_predictions,
-        clean_labels,
-        review_queue,
-        match_selection,
-        select_match_frames,
-        measure_drift,
-        frame_samples,
-        dataset_export_preview,
-        export_dataset_version,
-        trained_model,
-        models_table,
-        benchmark_samples,
-        benchmark_results,
-        rank_and_promote,
-    ],
+    assets=ASSETS,
     asset_checks=[label_checks(matches_partitions), match_drift_check(matches_partitions)],
     jobs=[match_pipeline_job, review_pipeline_job, retrain_job, benchmark_job],
     sensors=[annotated_matches_sensor, automation_sensor, benchmark_sensor, retrain_sensor],
@@ -82,5 +84,6 @@ defs = dg.Definitions(
         ),
         "retrain_policy": RetrainPolicyResource(),
     },
-    executor=gpu_executor,
+    # gpu_executor, unless CVOPS_EXECUTOR=k8s (docs/deploy.md).
+    executor=executor_from_env(gpu_step_names(ASSETS)),
 )
