@@ -28,7 +28,7 @@ def _context(config: dict) -> K8sContainerContext:
 def main() -> None:
     job = defs.resolve_job_def("retrain")
     execution = dg.validate_run_config(job)["execution"]  # raises if the config breaks dagster-k8s's schema
-    ((name, config),) = execution.items()
+    config = execution["k8s_gpu_executor"]
     plan = create_execution_plan(job)
     pods = {}
     for step_key in STEPS:
