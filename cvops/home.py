@@ -6,7 +6,7 @@ tests) can call it.
 
 from __future__ import annotations
 
-from cvops.catalog import Catalog, Manifests
+from cvops.catalog import Catalog
 from cvops.instance_settings import MANAGED_HEADER, dagster_yaml
 from cvops.io import write_text_atomic
 from cvops.settings import CvopsPaths
@@ -25,7 +25,7 @@ def init_home(paths: CvopsPaths | None = None) -> CvopsPaths:
     ):
         folder.mkdir(parents=True, exist_ok=True)
     write_instance_settings(paths)
-    Catalog(paths.catalog, Manifests(paths.manifests)).refresh()
+    Catalog.at(paths).refresh()
     return paths
 
 

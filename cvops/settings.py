@@ -17,6 +17,7 @@ LABEL_STORE_ENV = "CVOPS_LABEL_STORE"
 DVC_REMOTE_ENV = "CVOPS_DVC_REMOTE"
 MODEL_REGISTRY_ENV = "CVOPS_MODEL_REGISTRY"
 DATASET_GIT_REMOTE_ENV = "CVOPS_DATASET_GIT_REMOTE"
+STATE_URL_ENV = "CVOPS_STATE_URL"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class CvopsPaths:
     dataset_git_remote: str | None = None
     """Where the dataset repository's commits and ``dataset/vN`` tags are pushed (any URL git accepts); unset:
     nowhere, the versions stay in this machine's repository."""
+    state_url: str | None = None
+    """``s3://bucket/prefix`` holding the state steps share (the catalog manifests), so steps on different nodes
+    see one platform; unset: everything under ``home``."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CvopsPaths:
@@ -46,6 +50,7 @@ class CvopsPaths:
             dvc_remote=dvc_remote,
             model_registry=model_registry,
             dataset_git_remote=env.get(DATASET_GIT_REMOTE_ENV) or None,
+            state_url=env.get(STATE_URL_ENV) or None,
         )
 
     @classmethod

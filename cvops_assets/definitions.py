@@ -76,7 +76,7 @@ defs = dg.Definitions(
     schedules=[monthly_retrain_schedule],
     resources={
         "label_store": LabelStoreResource(root=_env("CVOPS_LABEL_STORE")),
-        "catalog": CatalogResource(home=_env("CVOPS_HOME")),
+        "catalog": CatalogResource(home=_env("CVOPS_HOME"), state_url=_env("CVOPS_STATE_URL")),
         "model_registry": ModelRegistryResource(root=_env("CVOPS_MODEL_REGISTRY"), home=_env("CVOPS_HOME"), s3=s3),
         "video": VideoResource(s3=s3),
         "dataset_repo": DatasetRepoResource(
