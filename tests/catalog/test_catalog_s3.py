@@ -147,3 +147,21 @@ def test_two_processes_with_their_own_scratch_folders_lose_no_row(tmp_path: Path
 
 def _environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("CVOPS_HOME", "CVOPS_STATE_URL")}
+
+
+def test_sample_store_shares_samples_through_the_bucket(tmp_path: Path, state_url: str) -> None:
+    from cvops.errors import CvopsError
+    from cvops.video import SampleStore
+    from cvops.video.sample_store import SampleEncoding
+
+    encoding = SampleEncoding.of("jpg")
+    here = SampleStore(tmp_path / "node-a" / "samples", f"{state_url}/samples")
+    there = SampleStore(tmp_path / "node-b" / "samples", f"{state_url}/samples")
+    key = SampleStore.key("video-fingerprint", 7, encoding)
+    written = here.put(key, encoding, b"jpeg bytes")
+
+    assert there.get(key, encoding) == there.path(key, encoding)  # downloaded into node b's cache
+    assert there.localize(written).read_bytes() == b"jpeg bytes"  # a path node a recorded, found on node b
+    with pytest.raises(CvopsError, match="in neither"):
+        there.localize(tmp_path / "node-a" / "samples" / "ff" / ("f" * 64 + ".jpg"))
+    assert SampleStore(tmp_path / "local").get(key, encoding) is None  # no remote: the folder alone
