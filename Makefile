@@ -16,7 +16,7 @@ export DAGSTER_HOME ?= $(CVOPS_HOME)/dagster
 # DVC runs from its own environment: its dependencies pin an antlr4 that breaks Dagster (cvops/datasets/dvc_tool.py).
 export CVOPS_DVC ?= $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install demo test lint validate dev clean distclean
+.PHONY: install demo test lint validate dev lock clean distclean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ validate: install
 dev: install
 	$(BIN)/cvops init
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## Re-resolve the lock files the Docker image installs from (after a change of dependencies in pyproject.toml).
+LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet
+lock: $(BIN)/.installed
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_PLATFORM) --overrides deploy/lock-overrides.txt -o requirements.lock.txt
+	$(BIN)/uv pip compile deploy/dvc-requirements.in $(LOCK_PLATFORM) -o requirements-dvc.lock.txt
 
 clean:
 	rm -rf $(CVOPS_HOME)

@@ -16,6 +16,8 @@ HOME_ENV = "CVOPS_HOME"
 LABEL_STORE_ENV = "CVOPS_LABEL_STORE"
 DVC_REMOTE_ENV = "CVOPS_DVC_REMOTE"
 MODEL_REGISTRY_ENV = "CVOPS_MODEL_REGISTRY"
+DATASET_GIT_REMOTE_ENV = "CVOPS_DATASET_GIT_REMOTE"
+STATE_URL_ENV = "CVOPS_STATE_URL"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,12 @@ class CvopsPaths:
     """A folder or ``s3://bucket/prefix``."""
     model_registry: str
     """A folder or ``s3://bucket/prefix``."""
+    dataset_git_remote: str | None = None
+    """Where the dataset repository's commits and ``dataset/vN`` tags are pushed (any URL git accepts); unset:
+    nowhere, the versions stay in this machine's repository."""
+    state_url: str | None = None
+    """``s3://bucket/prefix`` holding the state steps share (the catalog manifests), so steps on different nodes
+    see one platform; unset: everything under ``home``."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CvopsPaths:
@@ -36,7 +44,14 @@ class CvopsPaths:
         label_store = Path(env.get(LABEL_STORE_ENV, home / "label-store")).expanduser().absolute()
         dvc_remote = env.get(DVC_REMOTE_ENV, str(home / "dvc-remote"))
         model_registry = env.get(MODEL_REGISTRY_ENV) or str(home / "models")
-        return cls(home=home, label_store=label_store, dvc_remote=dvc_remote, model_registry=model_registry)
+        return cls(
+            home=home,
+            label_store=label_store,
+            dvc_remote=dvc_remote,
+            model_registry=model_registry,
+            dataset_git_remote=env.get(DATASET_GIT_REMOTE_ENV) or None,
+            state_url=env.get(STATE_URL_ENV) or None,
+        )
 
     @classmethod
     def under(cls, home: str | Path) -> CvopsPaths:

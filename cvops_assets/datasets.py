@@ -6,8 +6,9 @@ from pydantic import Field
 
 from cvops.datasets import export_dataset, export_preview, list_versions, version_samples, versions_frame
 from cvops.datasets.candidates import DatasetCandidates, dataset_candidates
-from cvops.io import write_text_atomic
 from cvops.provenance import current_git_commit
+from cvops.reports import write_report
+from cvops.video import SampleStore
 from cvops_assets.catalog_tables import table_asset
 from cvops_resources import CatalogResource, DatasetRepoResource, LabelStoreResource
 
@@ -38,8 +39,7 @@ def dataset_export_preview(catalog: CatalogResource, dataset_repo: DatasetRepoRe
     report = (
         export_preview(dataset_repo.get_repo(), candidates.samples) + "\n\n" + _not_ready_markdown(candidates.not_ready)
     )
-    path = catalog.paths().reports / "export_preview.md"
-    write_text_atomic(path, report)
+    path = write_report(catalog.paths(), "export_preview.md", report)
     return dg.MaterializeResult(
         metadata={
             "candidate_samples": len(candidates.samples),
@@ -85,11 +85,15 @@ def export_dataset_version(
             "no ready samples to export yet", metadata={"not_ready": _not_ready_markdown(candidates.not_ready)}
         )
     repo, tables = dataset_repo.get_repo(), catalog.get_catalog()
-    preview = export_preview(repo, candidates.samples)
+    samples = candidates.samples
+    if tables.in_object_storage:  # samples that other nodes extracted: fetched into this node's sample cache
+        store = SampleStore.default()
+        samples = samples.assign(source_path=[str(store.localize(path)) for path in samples["source_path"]])
+    preview = export_preview(repo, samples)
     selection = tables.read("match_selection")
     result = export_dataset(
         repo,
-        candidates.samples,
+        samples,
         candidates.labels,
         config={
             **config.model_dump(),
@@ -116,9 +120,11 @@ def export_dataset_version(
     report = "\n\n".join(
         ["## Before export\n\n" + preview, "## Export\n\n" + result.report, _not_ready_markdown(candidates.not_ready)]
     )
-    write_text_atomic(catalog.paths().reports / f"dataset-{version.tag.replace('/', '-')}.md", report)
+    write_report(catalog.paths(), f"dataset-{version.tag.replace('/', '-')}.md", report)
     if result.push_error:
         context.log.warning(f"{version.tag} is committed but not pushed: {result.push_error}")
+    if result.publish_error:
+        context.log.warning(f"{version.tag} is not on the git remote yet: {result.publish_error}")
     yield dg.MaterializeResult(
         asset_key="dataset_version",
         metadata={
@@ -132,6 +138,7 @@ def export_dataset_version(
             "bytes_new": version.bytes_new,
             "objects_pushed": result.objects_pushed if result.objects_pushed is not None else -1,
             "pushed": version.pushed,
+            "published": version.published,
             "dvc_ids": result.dvc_ids,
             "lock": result.lock.describe(),
             "matches_not_ready": len(candidates.not_ready),

@@ -14,7 +14,7 @@ from cvops_assets.catalog_tables import label_store
 from cvops_assets.cleaning import clean_labels, match_predictions
 from cvops_assets.datasets import dataset_export_preview, export_dataset_version
 from cvops_assets.drift import measure_drift
-from cvops_assets.executor import gpu_executor
+from cvops_assets.executor_selection import executor_from_env, gpu_step_names
 from cvops_assets.jobs import benchmark_job, match_pipeline_job, retrain_job, review_pipeline_job
 from cvops_assets.labels import read_match_labels
 from cvops_assets.models import models_table, trained_model
@@ -49,36 +49,41 @@ def _env(name: str) -> dg.EnvVar | None:
 
 s3 = S3Resource(endpoint_url=_env("AWS_ENDPOINT_URL"), region_name=_env("AWS_REGION"), profile_name=_env("AWS_PROFILE"))
 
+ASSETS = [
+    label_store,
+    read_match_labels,
+    match_predictions,
+    clean_labels,
+    review_queue,
+    match_selection,
+    select_match_frames,
+    measure_drift,
+    frame_samples,
+    dataset_export_preview,
+    export_dataset_version,
+    trained_model,
+    models_table,
+    benchmark_samples,
+    benchmark_results,
+    rank_and_promote,
+]
+
 defs = dg.Definitions(
-    assets=[
-        label_store,
-        read_match_labels,
-        match_predictions,
-        clean_labels,
-        review_queue,
-        match_selection,
-        select_match_frames,
-        measure_drift,
-        frame_samples,
-        dataset_export_preview,
-        export_dataset_version,
-        trained_model,
-        models_table,
-        benchmark_samples,
-        benchmark_results,
-        rank_and_promote,
-    ],
+    assets=ASSETS,
     asset_checks=[label_checks(matches_partitions), match_drift_check(matches_partitions)],
     jobs=[match_pipeline_job, review_pipeline_job, retrain_job, benchmark_job],
     sensors=[annotated_matches_sensor, automation_sensor, benchmark_sensor, retrain_sensor],
     schedules=[monthly_retrain_schedule],
     resources={
         "label_store": LabelStoreResource(root=_env("CVOPS_LABEL_STORE")),
-        "catalog": CatalogResource(home=_env("CVOPS_HOME")),
+        "catalog": CatalogResource(home=_env("CVOPS_HOME"), state_url=_env("CVOPS_STATE_URL")),
         "model_registry": ModelRegistryResource(root=_env("CVOPS_MODEL_REGISTRY"), home=_env("CVOPS_HOME"), s3=s3),
         "video": VideoResource(s3=s3),
-        "dataset_repo": DatasetRepoResource(remote=_env("CVOPS_DVC_REMOTE"), s3=s3),
+        "dataset_repo": DatasetRepoResource(
+            remote=_env("CVOPS_DVC_REMOTE"), git_remote=_env("CVOPS_DATASET_GIT_REMOTE"), s3=s3
+        ),
         "retrain_policy": RetrainPolicyResource(),
     },
-    executor=gpu_executor,
+    # gpu_executor, unless CVOPS_EXECUTOR=k8s (docs/deploy.md).
+    executor=executor_from_env(gpu_step_names(ASSETS)),
 )

@@ -8,7 +8,6 @@ warning. Drift only ever warns: a drifted match is not wrong, it is new, and the
 
 import dagster as dg
 import pandas as pd
-import pyarrow.parquet as pq
 from pydantic import Field
 
 from cvops.catalog import Catalog
@@ -104,10 +103,10 @@ def _read_partition(tables: Catalog, table: str, match_id: str, missing: list[st
 
 def _prediction_source(tables: Catalog, match_id: str) -> str:
     """The ``source`` of the match's predictions, reading only that column (there may be millions of rows)."""
-    path = tables.manifests.file("match_predictions", match_id)
-    if not path.exists():
+    try:
+        return prediction_source_of(tables.read("match_predictions", match_id, columns=["source"]))
+    except CvopsError:  # no predictions stored for the match
         return prediction_source_of(pd.DataFrame())
-    return prediction_source_of(pq.read_table(path, columns=["source"]).to_pandas())
 
 
 def _statistics_metadata(stats: MatchStatistics) -> dict[str, object]:

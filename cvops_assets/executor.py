@@ -306,12 +306,17 @@ def k8s_gpu_executor(
     home_volume_claim: str | None = None,
     home_mount_path: str = "/cvops",
     env_vars: Sequence[str] = (),
+    step_resources: Mapping[str, Any] | None = None,
+    gpu_step_resources: Mapping[str, Any] | None = None,
+    gpu_steps: Sequence[str] = (),
 ) -> dg.ExecutorDefinition:
     """``dagster-k8s``'s ``k8s_job_executor``, configured for cvops: every step a Kubernetes Job; steps tagged
     with :func:`gpu_op_tags` request ``nvidia.com/gpu: 1`` (the scheduler gives each its own GPU).
 
     Steps share state through files, so all pods mount one ``ReadWriteMany`` volume claim as ``CVOPS_HOME``
     (``home_volume_claim``); ``max_gpu_steps`` caps the GPU steps of one run (the cluster's quota caps the rest).
+    ``step_resources`` (a container's ``resources``: requests, limits) applies to every step; the ops named in
+    ``gpu_steps`` get ``gpu_step_resources`` on top (dagster-k8s deep-merges both with the GPU tags).
     """
     from dagster_k8s import k8s_job_executor  # the Kubernetes client costs ~1 s to import: only when asked for
 
@@ -328,4 +333,9 @@ def k8s_gpu_executor(
         config["volumes"] = [{"name": "cvops-home", "persistentVolumeClaim": {"claimName": home_volume_claim}}]
         config["volume_mounts"] = [{"name": "cvops-home", "mount_path": home_mount_path}]
         config["env_vars"].append(f"CVOPS_HOME={home_mount_path}")
+    if step_resources:
+        config["step_k8s_config"] = {"container_config": {"resources": dict(step_resources)}}
+    if gpu_step_resources and gpu_steps:
+        gpu_config = {"container_config": {"resources": dict(gpu_step_resources)}}
+        config["per_step_k8s_config"] = {name: gpu_config for name in gpu_steps}
     return k8s_job_executor.configured(config, name="k8s_gpu_executor")

@@ -81,12 +81,12 @@ def invalidate_command(reason: str) -> None:
     """Start a new benchmark generation: results of earlier generations stop counting, samples are re-added."""
     from cvops.benchmark import current_generation, invalidate
     from cvops.benchmark.membership import empty_membership
-    from cvops.catalog import Catalog, Manifests
+    from cvops.catalog import Catalog
     from cvops.settings import CvopsPaths
 
-    paths = CvopsPaths.from_env()
-    manifests = Manifests(paths.manifests)
-    Catalog(paths.catalog, manifests).refresh()
+    catalog = Catalog.at(CvopsPaths.from_env())
+    catalog.refresh()
+    manifests = catalog.manifests
     before = manifests.read("benchmark_samples")
     after = invalidate(before if len(before) else empty_membership(), reason)
     manifests.write("benchmark_samples", after)

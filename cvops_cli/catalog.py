@@ -12,11 +12,10 @@ def sql(query: str, fmt: str) -> None:
     """Run QUERY (read-only SQL) on the DuckDB catalog of $CVOPS_HOME; see docs/catalog.md for the tables."""
     import pandas as pd
 
-    from cvops.catalog import Catalog, Manifests
+    from cvops.catalog import Catalog
     from cvops.settings import CvopsPaths
 
-    paths = CvopsPaths.from_env()
-    result = Catalog(paths.catalog, Manifests(paths.manifests)).query(query)
+    result = Catalog.at(CvopsPaths.from_env()).query(query)
     if fmt == "csv":
         click.echo(result.to_csv(index=False), nl=False)
     elif fmt == "json":

@@ -21,12 +21,13 @@ _KEY_METRICS = 4
 
 
 def _open(ctx: click.Context) -> ModelRegistry:
-    from cvops.catalog import Manifests
+    from cvops.catalog import Catalog
     from cvops.registry import open_registry
     from cvops.settings import CvopsPaths
 
     paths = CvopsPaths.from_env()
-    return open_registry(ctx.obj or paths.model_registry, Manifests(paths.manifests), cache_dir=paths.models_cache)
+    manifests = Catalog.at(paths).manifests
+    return open_registry(ctx.obj or paths.model_registry, manifests, cache_dir=paths.models_cache)
 
 
 def _metrics_text(version: ModelVersion) -> str:

@@ -15,9 +15,11 @@ DEMO_SEED = 15
 def init() -> None:
     """Create $CVOPS_HOME, the Dagster instance settings and the catalog (idempotent)."""
     from cvops.home import init_home
+    from cvops.instance_settings import storage_kind
 
     paths = init_home()
     click.echo(f"CVOPS_HOME={paths.home}\nDAGSTER_HOME={paths.dagster_home}\ncatalog: {paths.catalog}")
+    click.echo(f"Dagster instance storage: {storage_kind()} (settings: {paths.dagster_home / 'dagster.yaml'})")
 
 
 @click.command("demo")

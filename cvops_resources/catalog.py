@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import dagster as dg
 from pydantic import Field
 
@@ -15,9 +17,15 @@ class CatalogResource(dg.ConfigurableResource):
     home: str | None = Field(
         default=None, description="The platform folder; unset: CVOPS_HOME (read when used, not at import)."
     )
+    state_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix holding the manifests that steps on every node share; unset: "
+        "CVOPS_STATE_URL, else the platform folder.",
+    )
 
     def paths(self) -> CvopsPaths:
-        return CvopsPaths.under(self.home) if self.home else CvopsPaths.from_env()
+        paths = CvopsPaths.under(self.home) if self.home else CvopsPaths.from_env()
+        return dataclasses.replace(paths, state_url=self.state_url or CvopsPaths.from_env().state_url)
 
     def get_catalog(self) -> Catalog:
         return Catalog.at(self.paths())

@@ -15,6 +15,11 @@ class DatasetRepoResource(dg.ConfigurableResource):
 
     path: str | None = Field(default=None, description="Dataset repository; unset: $CVOPS_HOME/dataset-repo.")
     remote: str | None = Field(default=None, description="A folder or s3://bucket/prefix; unset: CVOPS_DVC_REMOTE.")
+    git_remote: str | None = Field(
+        default=None,
+        description="Where commits and dataset/vN tags are pushed (any URL git accepts); unset: "
+        "CVOPS_DATASET_GIT_REMOTE, else nowhere.",
+    )
     lock_timeout_s: float = Field(default=6 * 3600, gt=0, description="How long an export waits for another.")
     s3: S3Resource = Field(default_factory=S3Resource, description="S3 access, for a remote on S3.")
 
@@ -24,4 +29,5 @@ class DatasetRepoResource(dg.ConfigurableResource):
         remote = RemoteSettings(
             url=self.remote or paths.dvc_remote, endpoint_url=s3.endpoint_url, region=s3.region_name
         )
-        return DatasetRepo(Path(self.path) if self.path else paths.dataset_repo, remote)
+        git_remote = self.git_remote or paths.dataset_git_remote
+        return DatasetRepo(Path(self.path) if self.path else paths.dataset_repo, remote, git_remote)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from cvops.catalog import Manifests
+from cvops.catalog import Catalog
 from cvops.registry import ModelRegistry, open_registry
 from cvops.settings import CvopsPaths
 from cvops_resources.s3 import S3Resource
@@ -29,7 +29,7 @@ class ModelRegistryResource(dg.ConfigurableResource):
         paths = CvopsPaths.under(self.home) if self.home else CvopsPaths.from_env()
         return open_registry(
             self.root or paths.model_registry,
-            Manifests(paths.manifests) if with_catalog else None,
+            Catalog.at(paths, self.s3.get_settings()).manifests if with_catalog else None,
             actor=actor,
             cache_dir=paths.models_cache,
             s3=self.s3.get_settings(),

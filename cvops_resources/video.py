@@ -39,5 +39,5 @@ class VideoResource(dg.ConfigurableResource):
             max_segment_bytes=self.max_segment_bytes,
             s3_client_factory=self.s3.get_settings().client,
         )
-        store = SampleStore(self.samples_dir) if self.samples_dir else SampleStore.default()
+        store = SampleStore(self.samples_dir) if self.samples_dir else SampleStore.default(self.s3.get_settings())
         return FrameExtractor(store, settings, fmt="jpg", quality=self.jpeg_quality, max_workers=self.max_workers)

@@ -4,6 +4,9 @@ Views only name file patterns, so they never need updating when matches are adde
 once (and again only when the table definitions change), never by the runs themselves. That matters because DuckDB
 lets one process write a database file at a time, and Dagster runs steps in parallel processes while a person may
 have the catalog open. A file lock serialises the rare rewrites.
+
+With the manifests in object storage (``CVOPS_STATE_URL``, :mod:`cvops.catalog.s3_manifests`) there is no view
+file: each query opens an in-memory DuckDB whose views scan the tables as pyarrow datasets over S3.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cvops.catalog.manifests import Manifests
+from cvops.catalog.manifests import Manifests, ManifestTables
+from cvops.catalog.s3_manifests import S3Manifests
 from cvops.catalog.tables import TableSpec
 from cvops.errors import CvopsError
 from cvops.io import file_lock
+from cvops.s3 import S3Settings
 from cvops.settings import CvopsPaths
 
 _VERSION_TABLE = "cvops_catalog_version"
@@ -32,18 +37,26 @@ class Catalog:
     """The platform's tables: read and write them (Parquet manifests), or query them with SQL (``cvops sql``, a
     notebook, the DuckDB CLI) through views in the catalog file."""
 
-    def __init__(self, path: str | Path, manifests: Manifests) -> None:
+    def __init__(self, path: str | Path, manifests: ManifestTables) -> None:
         self.path = Path(path)
         self.manifests = manifests
+        self._ensured = False
 
     @classmethod
-    def at(cls, paths: CvopsPaths) -> Catalog:
-        """The catalog of the platform whose state is at ``paths`` (``Catalog.at(CvopsPaths.from_env())``)."""
+    def at(cls, paths: CvopsPaths, s3: S3Settings | None = None) -> Catalog:
+        """The catalog of the platform whose state is at ``paths`` (``Catalog.at(CvopsPaths.from_env())``): the
+        manifests under ``CVOPS_STATE_URL`` when it is set (``s3``: where the S3 API is), else in ``CVOPS_HOME``."""
+        if paths.state_url:
+            return cls(paths.catalog, S3Manifests(paths.state_url, s3))
         return cls(paths.catalog, Manifests(paths.manifests))
 
-    def read(self, table: str, match_id: str | None = None) -> pd.DataFrame:
+    @property
+    def in_object_storage(self) -> bool:
+        return isinstance(self.manifests, S3Manifests)
+
+    def read(self, table: str, match_id: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
         """One match's rows of ``table``, or the whole table (see :meth:`Manifests.read`)."""
-        return self.manifests.read(table, match_id)
+        return self.manifests.read(table, match_id, columns)
 
     def write(self, table: str, frame: pd.DataFrame, match_id: str | None = None) -> Path:
         """Replace a table's match partition (or the whole table), and make sure the views can see it."""
@@ -75,6 +88,11 @@ class Catalog:
 
     def refresh(self) -> bool:
         """Create the manifests' placeholder files and (re)create the views if needed; True if it wrote."""
+        if isinstance(self.manifests, S3Manifests):
+            if not self._ensured:  # once per catalog object: a few conditional PUTs, not one round per write
+                self.manifests.ensure()
+                self._ensured = True
+            return False
         self.manifests.ensure()
         fingerprint = self._fingerprint()
         if self._current_fingerprint() == fingerprint:
@@ -102,7 +120,21 @@ class Catalog:
     def query(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         """Run a read-only query against the catalog."""
         self.refresh()
+        if isinstance(self.manifests, S3Manifests):
+            return self._query_object_storage(self.manifests, sql, parameters)
         with duckdb.connect(str(self.path), read_only=True) as con:
+            try:
+                return con.execute(sql, parameters or []).df()
+            except duckdb.Error as exc:
+                raise CatalogQueryError(str(exc).strip()) from None
+
+    @staticmethod
+    def _query_object_storage(manifests: S3Manifests, sql: str, parameters: list | None) -> pd.DataFrame:
+        with duckdb.connect() as con:
+            for spec in manifests.tables.values():
+                con.register(f"__{spec.name}", manifests.arrow_dataset(spec.name))
+                columns = ", ".join(f'"{c}"' for c in spec.columns)
+                con.execute(f'CREATE VIEW "{spec.name}" AS SELECT {columns} FROM "__{spec.name}"')
             try:
                 return con.execute(sql, parameters or []).df()
             except duckdb.Error as exc:

@@ -4,6 +4,9 @@ A partitioned table holds one file per match, ``<root>/<table>/match_id=<id>/dat
 replaces exactly its file, and readers never see a half-written one (write to a temporary file, then rename).
 Each partitioned table also holds a zero-row file under ``match_id=__schema__`` (not a valid match id) so its
 catalog view always has a file to bind to, even before the first match arrives.
+
+:class:`Manifests` keeps the files in a local folder; :class:`cvops.catalog.s3_manifests.S3Manifests`, with the
+same methods, in object storage (``CVOPS_STATE_URL``).
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ SCHEMA_PARTITION = "__schema__"
 DATA_FILE = "data.parquet"
 
 
-class Manifests:
-    """The manifest tables under one root folder (``$CVOPS_HOME/manifests``)."""
+class ManifestTables:
+    """What every place that holds the manifest tables shares: the table specs and the checks of a write."""
 
-    def __init__(self, root: str | Path, tables: dict[str, TableSpec] | None = None) -> None:
-        self.root = Path(root)
+    def __init__(self, tables: dict[str, TableSpec] | None = None) -> None:
         self.tables = TABLES if tables is None else tables
 
     def spec(self, table: str) -> TableSpec:
@@ -36,6 +38,43 @@ class Manifests:
             return self.tables[table]
         except KeyError:
             raise CvopsError(f"unknown manifest table {table!r}; known: {', '.join(sorted(self.tables))}") from None
+
+    def to_arrow(self, table: str, frame: pd.DataFrame) -> pa.Table:
+        """Convert to the table's exact schema, raising a message that names the table and the column."""
+        spec = self.spec(table)
+        columns = list(spec.schema.names)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise CvopsError(f"manifest {table!r}: missing column(s) {', '.join(missing)}")
+        try:
+            return pa.Table.from_pandas(frame[columns], schema=spec.schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise CvopsError(f"manifest {table!r}: {exc}") from exc
+
+    def check_partition(self, table: str, frame: pd.DataFrame, match_id: str | None) -> None:
+        """A partition holds only its own match's rows."""
+        if self.spec(table).partitioned_by_match and "match_id" in frame.columns:
+            others = set(frame["match_id"].astype(str)) - {match_id}
+            if others:
+                raise CvopsError(f"manifest {table!r}: rows of match(es) {sorted(others)} in partition {match_id!r}")
+
+    @staticmethod
+    def concat_parts(spec: TableSpec, parts: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFrame:
+        """The partitions read, as one frame with ``match_id`` first (empty, with the columns, if none)."""
+        if parts:
+            return pd.concat(parts, ignore_index=True)
+        schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
+        empty = schema.empty_table().to_pandas()
+        empty.insert(0, "match_id", pd.Series(dtype="string"))
+        return empty
+
+
+class Manifests(ManifestTables):
+    """The manifest tables under one root folder (``$CVOPS_HOME/manifests``)."""
+
+    def __init__(self, root: str | Path, tables: dict[str, TableSpec] | None = None) -> None:
+        super().__init__(tables)
+        self.root = Path(root)
 
     def table_dir(self, table: str) -> Path:
         return self.root / self.spec(table).name
@@ -85,25 +124,9 @@ class Manifests:
                     table = table.append_column(field, pa.nulls(len(table), field.type))
             write_parquet_atomic(path, table)
 
-    def to_arrow(self, table: str, frame: pd.DataFrame) -> pa.Table:
-        """Convert to the table's exact schema, raising a message that names the table and the column."""
-        spec = self.spec(table)
-        columns = list(spec.schema.names)
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise CvopsError(f"manifest {table!r}: missing column(s) {', '.join(missing)}")
-        try:
-            return pa.Table.from_pandas(frame[columns], schema=spec.schema, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise CvopsError(f"manifest {table!r}: {exc}") from exc
-
     def write(self, table: str, frame: pd.DataFrame, match_id: str | None = None) -> Path:
         """Replace a match's partition (or a whole unpartitioned table) with ``frame``, atomically."""
-        spec = self.spec(table)
-        if spec.partitioned_by_match and "match_id" in frame.columns:
-            others = set(frame["match_id"].astype(str)) - {match_id}
-            if others:
-                raise CvopsError(f"manifest {table!r}: rows of match(es) {sorted(others)} in partition {match_id!r}")
+        self.check_partition(table, frame, match_id)
         path = self.file(table, match_id)
         write_parquet_atomic(path, self.to_arrow(table, frame))
         return path
@@ -127,27 +150,24 @@ class Manifests:
         """Remove one match's partition (used when a match leaves the platform)."""
         shutil.rmtree(self.file(table, match_id).parent, ignore_errors=True)
 
-    def read(self, table: str, match_id: str | None = None) -> pd.DataFrame:
-        """One match's rows, or the whole table (partitioned tables get a ``match_id`` column)."""
+    def read(self, table: str, match_id: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """One match's rows, or the whole table (partitioned tables get a ``match_id`` column); ``columns``: only
+        those (a table may hold millions of rows)."""
         spec = self.spec(table)
         if match_id is not None or not spec.partitioned_by_match:
             path = self.file(table, match_id)
             if not path.exists():
                 raise CvopsError(f"manifest {table!r} has no data" + (f" for match {match_id!r}" if match_id else ""))
-            return pq.read_table(path, schema=spec.schema).to_pandas()
+            return pq.read_table(path, schema=spec.schema, columns=columns).to_pandas()
         parts = []
         for path in sorted((self.root / table).glob(f"match_id=*/{DATA_FILE}")):
             key = path.parent.name.removeprefix("match_id=")
             if key == SCHEMA_PARTITION:
                 continue
-            part = pq.read_table(path, schema=spec.schema).to_pandas()
+            part = pq.read_table(path, schema=spec.schema, columns=columns).to_pandas()
             part.insert(0, "match_id", key)
             parts.append(part)
-        if not parts:
-            empty = spec.schema.empty_table().to_pandas()
-            empty.insert(0, "match_id", pd.Series(dtype="string"))
-            return empty
-        return pd.concat(parts, ignore_index=True)
+        return self.concat_parts(spec, parts, columns)
 
     def match_ids(self, table: str) -> list[str]:
         """The matches that have a partition in ``table``."""

@@ -187,7 +187,8 @@ TABLES: dict[str, TableSpec] = {
         _spec(
             "dataset_versions",
             False,
-            "Every dataset version: its git tag and commit, counts, bytes new to the remote, push state, config.",
+            "Every dataset version: its git tag and commit, counts, bytes new to the remote, push state, config; "
+            "published: data on the DVC remote and tag on the git remote, so others can `dvc get` it.",
             version=pa.int64(),
             tag=pa.string(),
             git_commit=pa.string(),
@@ -198,6 +199,7 @@ TABLES: dict[str, TableSpec] = {
             bytes_new=pa.int64(),
             pushed=pa.bool_(),
             config=pa.string(),
+            published=pa.bool_(),
         ),
         _spec(
             "dataset_samples",

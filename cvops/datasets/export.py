@@ -67,6 +67,7 @@ from cvops.datasets.parts import (
     restore_folder,
     split_by_match,
 )
+from cvops.datasets.publish import publish_versions
 from cvops.datasets.push import PushLedger, PushOutcome, push_commit
 from cvops.datasets.reader import open_version, tracked_outputs
 from cvops.datasets.repo import MATCHES_GITIGNORE, DatasetRepo, DatasetRepoError
@@ -96,7 +97,8 @@ class ExportResult:
     ``samples`` are its ``dataset_samples`` rows. ``completed`` are versions that interrupted earlier exports
     had committed and this run finished (pushed and tagged): catalog them too. ``changed_matches`` are the
     matches whose part was (re)built. ``timings`` are the seconds each step took (``inputs``, ``parts``,
-    ``dvc_add``, ``commit``, ``push``, ...).
+    ``dvc_add``, ``commit``, ``push``, ...). ``publish_error`` is why the git remote did not take the versions
+    (None when it did, or when there is no git remote).
     """
 
     version: DatasetVersion
@@ -107,6 +109,7 @@ class ExportResult:
     push_error: str | None
     objects_pushed: int | None
     completed: tuple[DatasetVersion, ...]
+    publish_error: str | None
     dvc_ids: dict[str, str]
     changed_matches: tuple[str, ...]
     timings: dict[str, float]
@@ -182,6 +185,7 @@ def export_dataset(
             repo.ensure_remote()
             ledger = PushLedger.load(repo)
             recovery = _finish_interrupted_exports(repo, ledger)
+            backlog = publish_versions(repo, ledger, tagged_versions(repo))  # versions an earlier export held back
         latest = latest_version(repo)
         if latest is not None:
             head = repo.git("rev-parse", "HEAD").strip()
@@ -194,7 +198,7 @@ def export_dataset(
             plan = _plan_parts(repo, checked_samples, checked_labels, fingerprints, max_shard_bytes)
         if latest is not None and not plan.makes_new_version:
             plan.states.save()
-            return _unchanged_result(repo, latest, wait, recovery, timings)
+            return _unchanged_result(repo, latest, wait, recovery, timings, backlog.error)
         return _create_version(
             repo,
             ledger,
@@ -510,8 +514,12 @@ def _create_version(
     with _timed(timings, "push"):
         outcome = _push_version(repo, ledger, version, commit, tags)
     _tag_version(repo, version, message)
+    with _timed(timings, "publish"):
+        published = publish_versions(repo, ledger, tags)
 
-    dataset_version = version_from_export(record, commit, pushed=outcome.pushed)
+    dataset_version = version_from_export(
+        record, commit, pushed=outcome.pushed, published=version in published.published
+    )
     logger.info("%s: %s", dataset_version.tag, message)
     with _timed(timings, "result_rows"):
         samples = _dataset_samples(repo, version, plan, matches)
@@ -538,6 +546,7 @@ def _create_version(
         push_error=outcome.error,
         objects_pushed=outcome.objects_pushed,
         completed=completed,
+        publish_error=published.error,
         dvc_ids=dvc_ids,
         changed_matches=tuple(changed),
         timings=timings,
@@ -562,7 +571,12 @@ def _dataset_samples(repo: DatasetRepo, version: int, plan: _PartsPlan, matches:
 
 
 def _unchanged_result(
-    repo: DatasetRepo, latest: DatasetVersion, wait: LockWait, recovery: Recovery, timings: dict[str, float]
+    repo: DatasetRepo,
+    latest: DatasetVersion,
+    wait: LockWait,
+    recovery: Recovery,
+    timings: dict[str, float],
+    publish_error: str | None,
 ) -> ExportResult:
     logger.info("export unchanged: the candidate equals %s", latest.tag)
     return ExportResult(
@@ -574,6 +588,7 @@ def _unchanged_result(
         push_error=None if latest.pushed else recovery.push_error,
         objects_pushed=recovery.objects_pushed,
         completed=recovery.completed,
+        publish_error=publish_error,
         dvc_ids={},
         changed_matches=(),
         timings=timings,

@@ -31,11 +31,14 @@ from cvops.datasets.dvc_tool import dvc_command
 from cvops.datasets.stale_locks import DEFAULT_WAIT_S, clear_stale_locks
 from cvops.errors import CvopsError
 from cvops.io import write_text_atomic
+from cvops.redaction import redact_text, redact_url
 from cvops.settings import CvopsPaths
 
 logger = logging.getLogger(__name__)
 
 REMOTE_NAME = "storage"
+GIT_REMOTE_NAME = "origin"
+GIT_BRANCH = "main"
 GIT_USER = ("cvops", "cvops@localhost")
 # Folders under matches/ are DVC-tracked (one per match); only their .dvc files go to git. One pattern here
 # instead of one line per match that `dvc add` would append (and `dvc remove` would have to take out again).
@@ -118,20 +121,24 @@ class CommandOutput:
 
 
 class DatasetRepo:
-    """A dataset repository on disk and the remote it pushes to."""
+    """A dataset repository on disk, the DVC remote it pushes data to and, optionally, the git remote it pushes
+    its commits and tags to (``git_remote``: any URL git accepts; None: versions stay in this repository)."""
 
-    def __init__(self, path: str | Path, remote: RemoteSettings) -> None:
+    def __init__(self, path: str | Path, remote: RemoteSettings, git_remote: str | None = None) -> None:
         self.path = Path(path).expanduser().absolute()
         self.remote = remote
+        self.git_remote = git_remote or None
 
     @classmethod
     def from_paths(cls, paths: CvopsPaths | None = None) -> DatasetRepo:
-        """The platform's repository (``$CVOPS_HOME/dataset-repo``) and remote (``CVOPS_DVC_REMOTE``)."""
+        """The platform's repository (``$CVOPS_HOME/dataset-repo``) and remotes (``CVOPS_DVC_REMOTE``,
+        ``CVOPS_DATASET_GIT_REMOTE``)."""
         paths = paths or CvopsPaths.from_env()
-        return cls(paths.dataset_repo, RemoteSettings(url=paths.dvc_remote))
+        return cls(paths.dataset_repo, RemoteSettings(url=paths.dvc_remote), paths.dataset_git_remote)
 
     def __repr__(self) -> str:
-        return f"DatasetRepo({str(self.path)!r}, remote={self.remote.url!r})"
+        git = f", git_remote={redact_url(self.git_remote)!r}" if self.git_remote else ""
+        return f"DatasetRepo({str(self.path)!r}, remote={self.remote.url!r}{git})"
 
     @property
     def lock_path(self) -> Path:
@@ -188,6 +195,8 @@ class DatasetRepo:
     def _redact(self, text: str) -> str:
         for secret in self.remote.secrets():
             text = text.replace(secret, "***")
+        if self.git_remote:  # an https URL may carry a token: git repeats the URL in its errors
+            text = redact_text(text.replace(self.git_remote, redact_url(self.git_remote)))
         return text
 
     # -- set-up ----------------------------------------------------------------------------------------
@@ -212,6 +221,22 @@ class DatasetRepo:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", "Initialize the dataset repository")
         logger.info("initialised dataset repository %s (remote %s)", self.path, self.remote.url)
+
+    def ensure_git_remote(self) -> None:
+        """Point git's ``origin`` at ``self.git_remote`` (local configuration, never committed)."""
+        if not self.git_remote:
+            return
+        try:
+            current = self.git("remote", "get-url", GIT_REMOTE_NAME).strip()
+        except DatasetRepoError:
+            self.git("remote", "add", GIT_REMOTE_NAME, self.git_remote)
+            return
+        if current != self.git_remote:
+            self.git("remote", "set-url", GIT_REMOTE_NAME, self.git_remote)
+
+    def git_remote_identity(self) -> str | None:
+        """The push ledger's name for the git remote (credentials masked), None without one."""
+        return f"git {redact_url(self.git_remote)}" if self.git_remote else None
 
     def configured_remote_url(self) -> str | None:
         config = read_config(self.path / ".dvc" / "config")

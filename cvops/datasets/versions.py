@@ -42,7 +42,8 @@ class DatasetVersion:
 
     ``bytes_new`` counts the bytes of sample images that the previous version did not hold (what a machine
     with the previous version must download); ``pushed`` says whether all its objects are known to be on the
-    configured remote.
+    configured remote; ``published``, whether its tag is also on the git remote (``CVOPS_DATASET_GIT_REMOTE``)
+    after the data: only then can others ``dvc get`` it (never without a git remote).
     """
 
     version: int
@@ -55,6 +56,7 @@ class DatasetVersion:
     bytes_new: int
     pushed: bool
     config: dict[str, Any]
+    published: bool = False
 
     def to_row(self) -> dict[str, Any]:
         """The catalog row (``config`` as JSON text, which DuckDB's JSON functions can query)."""
@@ -69,6 +71,7 @@ class DatasetVersion:
             "bytes_new": self.bytes_new,
             "pushed": self.pushed,
             "config": json.dumps(self.config, sort_keys=True),
+            "published": self.published,
         }
 
 
@@ -78,7 +81,9 @@ def versions_frame(versions: list[DatasetVersion]) -> pd.DataFrame:
     return pd.DataFrame([version.to_row() for version in versions], columns=columns)
 
 
-def version_from_export(record: dict[str, Any], git_commit: str, pushed: bool) -> DatasetVersion:
+def version_from_export(
+    record: dict[str, Any], git_commit: str, pushed: bool, published: bool = False
+) -> DatasetVersion:
     counts = record["counts"]
     return DatasetVersion(
         version=int(record["version"]),
@@ -91,6 +96,7 @@ def version_from_export(record: dict[str, Any], git_commit: str, pushed: bool) -
         bytes_new=int(record["bytes_new"]),
         pushed=pushed,
         config=dict(record.get("config") or {}),
+        published=pushed and published,
     )
 
 
@@ -118,13 +124,16 @@ def list_versions(repo: DatasetRepo) -> list[DatasetVersion]:
     """Every finished version, oldest first, read from the tags and each tagged ``export.yaml``."""
     if not repo.is_initialized():
         return []
-    pushed = PushLedger.load(repo).pushed(repo.remote.identity())
+    ledger = PushLedger.load(repo)
+    pushed = ledger.pushed(repo.remote.identity())
+    git_key = repo.git_remote_identity()
+    published = ledger.pushed(git_key) if git_key else set()
     versions = []
     for version, commit in sorted(tagged_versions(repo).items()):
         record = read_export_record(repo, commit)
         if record is None:
             raise CvopsError(f"{repo.path}: tag {tag_for(version)} points at a commit without {EXPORT_YAML}")
-        versions.append(version_from_export(record, commit, version in pushed))
+        versions.append(version_from_export(record, commit, version in pushed, version in published))
     return versions
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from cvops.catalog import Manifests
+from cvops.catalog.manifests import ManifestTables
 from cvops.errors import InputError
 from cvops.registry.card import ModelCard, render_card_markdown
 from cvops.registry.state import (
@@ -80,7 +80,7 @@ class ModelRegistry:
     def __init__(
         self,
         storage: RegistryStorage,
-        manifests: Manifests | None = None,
+        manifests: ManifestTables | None = None,
         actor: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -328,7 +328,7 @@ def models_frame(state: RegistryState) -> pd.DataFrame:
 
 def open_registry(
     root: str | Path,
-    manifests: Manifests | None = None,
+    manifests: ManifestTables | None = None,
     *,
     actor: str | None = None,
     cache_dir: str | Path | None = None,

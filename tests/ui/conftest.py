@@ -15,9 +15,10 @@ STARTUP_TIMEOUT_S = 150  # a cold start on 2 busy cores: imports, the code serve
 SYNTH = SynthConfig(n_matches=2, seconds=4, width=320, height=180)
 
 
-@pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
-    """``dagster dev -w workspace.yaml`` on 127.0.0.1, with its own CVOPS_HOME and DAGSTER_HOME.
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[DagsterUI]:
+    """``dagster dev -w workspace.yaml`` on 127.0.0.1, with its own CVOPS_HOME and DAGSTER_HOME, once on the
+    laptop's SQLite instance and once on Postgres (``CVOPS_POSTGRES_URL``, the suite's own server).
 
     Shared by the tests of a module (starting it costs 15-30 s); a test that changes its state says so.
     Its log is ``<tmp>/dagster-dev.log``; on teardown every process it started must have exited.
@@ -27,6 +28,10 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
         env.setenv("CVOPS_HOME", str(root / "cvops-home"))
         env.setenv("DAGSTER_HOME", str(root / "cvops-home" / "dagster"))
         env.setenv("CVOPS_LABEL_STORE", str(root / "store"))
+        if request.param == "postgres":
+            env.setenv("CVOPS_POSTGRES_URL", request.getfixturevalue("postgres_server").create_database(root.name))
+        else:
+            env.delenv("CVOPS_POSTGRES_URL", raising=False)
         init_home()
         server = DagsterDev.start(log_path=root / "dagster-dev.log", tmp_dir=root / "tmp")
         try:
