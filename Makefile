@@ -39,7 +39,7 @@ demo: install
 
 ## Set up, then lint, validate the Dagster definitions and run the whole test suite (slow tests included).
 test: install lint validate
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -115,6 +115,9 @@ def test_ui_shows_the_asset_lineage_partitions_and_label_checks(dagster_ui: Dags
     assert listed.items() >= RAW_LABEL_CHECKS.items(), f"checks listed on raw_labels: {listed}"
 
 
+# On Postgres only: the production instance, where the daemon's queue and run monitoring matter; the other tests
+# of this module run on both instances (a backfill is the suite's longest test, 1.5 min).
+@pytest.mark.parametrize("dagster_ui", ["postgres"], indirect=True)
 def test_backfill_of_match_partitions_launched_through_graphql_succeeds(dagster_ui: DagsterUI) -> None:
     """Changes the server's state: stops the sensors, adds the match partitions, runs the per-match chain."""
     client, match_ids = dagster_ui.client, dagster_ui.match_ids
