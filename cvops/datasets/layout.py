@@ -122,7 +122,7 @@ def part_labels_file(match_id: str) -> str:
 
 
 def image_relpath(match_id: str, frame: int) -> str:
-    return f"{IMAGES_DIR}/{match_id}/{int(frame):06d}.jpg"
+    return f"{IMAGES_DIR}/{match_id}/{image_name(frame)}"
 
 
 def image_name(frame: int) -> str:

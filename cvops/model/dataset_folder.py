@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +22,7 @@ from cvops.datasets.layout import LABEL_SCHEMA, MANIFEST_SCHEMA
 from cvops.errors import InputError
 from cvops.io import write_bytes_atomic, write_parquet_atomic
 from cvops.model.schema import LABEL_COLUMNS, SPLITS, labels_path, manifest_path
+from cvops.video.decode import decoded_frames
 
 BOX_FIELDS = ("track_id", "role", "x", "y", "w", "h")
 
@@ -90,16 +90,9 @@ def decode_every_nth_frame(video: Path, every: int) -> Iterator[tuple[int, np.nd
     Sequential decoding (not seeking) because the synthetic clips are short and every Nth frame of a short
     H.264 clip costs about as much to seek to as to decode through.
     """
-    try:
-        container = av.open(str(video))
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"cannot open video: {exc}", file=video) from exc
-    with container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for index, frame in enumerate(container.decode(stream)):
-            if index % every == 0:
-                yield index + 1, frame.to_ndarray(format="rgb24")
+    for number, frame in decoded_frames(video):
+        if (number - 1) % every == 0:
+            yield number, frame.to_ndarray(format="rgb24")
 
 
 def _read_truth(path: Path, match_id: str) -> pd.DataFrame:

@@ -22,6 +22,7 @@ camera_motion={frame: affine})``: a (2, 3) matrix from the previous stepped fram
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,19 +169,13 @@ def camera_motion_of_video(
     """Decode ``video`` (any container PyAV reads) and measure the camera motion into each of ``frames``
     (1-based, sorted, from the previous one listed; default: every frame). Frames are decoded in order and
     scaled to grey at the analysis width by the decoder itself."""
-    import av  # a heavy import, only where a video is read
+    from cvops.video.decode import decoded_frames  # PyAV is a heavy import, only where a video is read
 
     wanted = None if frames is None else sorted({int(f) for f in frames})
     estimator = CameraMotionEstimator(config)
     motions: dict[int, NDArray[np.float64]] = {}
-    try:
-        container = av.open(str(video))
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"cannot open video: {exc}", file=video) from exc
-    with container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame_number, image, size in _grey_frames(container.decode(stream), estimator.config.width, wanted):
+    with closing(decoded_frames(video)) as decoded:  # closes the video when the last wanted frame came early
+        for frame_number, image, size in _grey_frames(decoded, estimator.config.width, wanted):
             motions[frame_number] = estimator.estimate(image, full_size=size)
     missing = [] if wanted is None else sorted(set(wanted) - motions.keys())
     if missing:
@@ -191,12 +186,12 @@ def camera_motion_of_video(
 def _grey_frames(
     decoded: Iterator, width: int, wanted: list[int] | None
 ) -> Iterator[tuple[int, NDArray[np.uint8], tuple[int, int]]]:
-    """``(frame number, grey image at most ``width`` wide, the frame's own size)`` of the wanted frames; the
-    decoder's scaler makes the small grey copy, cheaper than converting the full RGB frame."""
+    """``(frame number, grey image at most ``width`` wide, the frame's own size)`` of the wanted frames of
+    ``decoded`` (``(frame number, frame)`` pairs); the decoder's scaler makes the small grey copy, cheaper than
+    converting the full RGB frame."""
     wanted_set = None if wanted is None else set(wanted)
     last = None if wanted is None else (wanted[-1] if wanted else 0)
-    for index, frame in enumerate(decoded):
-        number = index + 1
+    for number, frame in decoded:
         if last is not None and number > last:
             return
         if wanted_set is not None and number not in wanted_set:
