@@ -2,9 +2,10 @@
 
 A version is made of one part per match (:mod:`cvops.datasets.parts`); the steps, under the repository lock:
 
-1. reset the work tree's git-tracked files to HEAD (the exporter owns the work tree; this undoes whatever an
-   interrupted export left) and finish interrupted exports: a commit that has no tag yet is pushed and tagged,
-   a version whose push failed is pushed again;
+1. make the repository if there is none (recreated from the git remote when that holds versions: a fresh
+   node carries on from the published versions), reset the work tree's git-tracked files to HEAD (the exporter
+   owns the work tree; this undoes whatever an interrupted export left) and finish interrupted exports: a commit
+   that has no tag yet is pushed and tagged, a version whose push failed is pushed again;
 2. check the input and fingerprint each match's rows; a match whose fingerprint and folder are those of HEAD's
    part is reused without reading anything; the others are rebuilt (new samples go to new shards);
 3. nothing rebuilt differs from HEAD and no match was dropped -> no new version;
@@ -180,10 +181,12 @@ def export_dataset(
         fingerprints = match_fingerprints(checked_samples, checked_labels, max_shard_bytes)
     with exclusive_lock(repo.lock_path, timeout_s=lock_timeout_s) as wait:
         with _timed(timings, "recover"):
-            repo.ensure_initialized()
+            cloned = repo.ensure_initialized()
             _reset_work_tree(repo)
-            repo.ensure_remote()
             ledger = PushLedger.load(repo)
+            if cloned:
+                _adopt_published_versions(repo, ledger)
+            repo.ensure_remote()
             recovery = _finish_interrupted_exports(repo, ledger)
             backlog = publish_versions(repo, ledger, tagged_versions(repo))  # versions an earlier export held back
         latest = latest_version(repo)
@@ -227,6 +230,19 @@ class Recovery:
     completed: tuple[DatasetVersion, ...]
     objects_pushed: int | None
     push_error: str | None
+
+
+def _adopt_published_versions(repo: DatasetRepo, ledger: PushLedger) -> None:
+    """A repository just recreated from its git remote: every tag there is a published version, so its data is
+    on the DVC remote the repository names (the committed one) and its tag on the git remote. Recorded so that
+    the next push sends only what is new; a node configured with another DVC remote gets everything pushed."""
+    git_key = repo.git_remote_identity()
+    same_dvc_remote = repo.configured_remote_url() == repo.remote.url
+    for version in sorted(tagged_versions(repo)):
+        if git_key:
+            ledger.mark_pushed(git_key, version)
+        if same_dvc_remote:
+            ledger.mark_pushed(repo.remote.identity(), version)
 
 
 def _finish_interrupted_exports(repo: DatasetRepo, ledger: PushLedger) -> Recovery:

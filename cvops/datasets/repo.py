@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -201,12 +202,60 @@ class DatasetRepo:
 
     # -- set-up ----------------------------------------------------------------------------------------
 
-    def ensure_initialized(self, *, lock_wait_s: float = DEFAULT_WAIT_S) -> None:
-        """Create the git + DVC repository with its first commit, unless it exists. Locks that a killed git or
-        DVC left behind are cleared first (a live holder is waited for, at most ``lock_wait_s``)."""
+    def ensure_initialized(self, *, lock_wait_s: float = DEFAULT_WAIT_S) -> bool:
+        """Make the repository unless it exists; True when it was recreated from the git remote.
+
+        With a git remote that already holds versions (a fresh node, a lost volume), the repository is a clone
+        of it with the data of its newest version pulled from the DVC remote, so that the next version builds
+        on the published ones (see :meth:`_clone_published`). Otherwise, a new git + DVC repository with its
+        first commit. Locks that a killed git or DVC left behind are cleared first (a live holder is waited
+        for, at most ``lock_wait_s``).
+        """
         clear_stale_locks(self.path, wait_s=lock_wait_s)
-        if not self.is_initialized():
-            self._initialize()
+        if self.is_initialized():
+            return False
+        if self._git_remote_has_versions():
+            self._clone_published()
+            return True
+        self._initialize()
+        return False
+
+    def _git_remote_has_versions(self) -> bool:
+        """Whether the git remote has the dataset branch. An unreachable remote counts as empty: exports go on
+        and their publishing fails (and is retried) as with any git push error, instead of stopping the
+        platform; a remote that did hold versions then refuses the new history, never overwritten."""
+        if not self.git_remote:
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            heads = self.git("ls-remote", "--heads", self.git_remote, GIT_BRANCH, cwd=self.path.parent)
+        except DatasetRepoError as exc:
+            logger.warning("could not read the dataset git remote, starting a new repository: %s", exc)
+            return False
+        return bool(heads.strip())
+
+    def _clone_published(self) -> None:
+        """Clone the git remote (branch and tags) and ``dvc pull`` its newest version, in a staging folder that
+        becomes the repository only once complete: a clone or pull killed halfway leaves no repository that
+        looks finished with data missing from its cache. The first export afterwards re-reads each match's
+        sample files once (their hashes are local knowledge, docs/datasets.md), reuses every part that did not
+        change and pushes only what is new."""
+        if self.path.exists() and any(self.path.iterdir()):
+            raise DatasetRepoError(
+                f"{self.path} exists but is not a dataset repository; move it away to recreate the repository "
+                f"from the git remote {redact_url(self.git_remote or '')}"
+            )
+        staging = self.path.with_name(self.path.name + ".cloning")
+        shutil.rmtree(staging, ignore_errors=True)  # what a killed clone left
+        self.git("clone", "-q", "--branch", GIT_BRANCH, "--origin", GIT_REMOTE_NAME, self.git_remote or "",
+                 str(staging), cwd=self.path.parent)  # fmt: skip
+        self.git("config", "user.name", GIT_USER[0], cwd=staging)
+        self.git("config", "user.email", GIT_USER[1], cwd=staging)
+        self.dvc("pull", "-q", cwd=staging)  # from the remote the published versions were pushed to
+        if self.path.exists():
+            self.path.rmdir()
+        staging.rename(self.path)
+        logger.info("recreated dataset repository %s from %s", self.path, redact_url(self.git_remote or ""))
 
     def _initialize(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Publishing versions to a git remote (a bare repository): ``dvc get``/``dvc import`` of a tag from a fresh folder,
-and a version counts as published only when both its DVC push and its git push succeeded."""
+a version counts as published only when both its DVC push and its git push succeeded, and a node without the
+repository recreates it from the git remote and carries on."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from cvops.datasets import DatasetRepo, RemoteSettings, export_dataset, list_versions, versions_frame
 from cvops.datasets.dvc_tool import dvc_command
 from cvops.datasets.reader import open_folder
+from cvops.datasets.repo import DatasetRepoError
 from tests.datasets.dataset_helpers import EXPORT_ARGS, SampleFactory
 
 
@@ -114,3 +117,51 @@ def test_a_token_in_the_git_remote_url_is_never_shown(
     assert result.publish_error is not None and not result.version.published
     shown = [result.publish_error, result.report, repr(repo), (repo.state_dir / "push-ledger.json").read_text()]
     assert not [text for text in shown if "tok3n-s3cret" in text]
+
+
+def test_a_fresh_node_recreates_the_repository_from_the_git_remote_and_carries_on(
+    tmp_path: Path, local_remote: Path, sample_factory: SampleFactory
+) -> None:
+    bare = _bare(tmp_path / "datasets.git")
+    first_node = DatasetRepo(tmp_path / "node-a" / "dataset-repo", RemoteSettings(str(local_remote)), str(bare))
+    samples, labels = sample_factory.frames({"m1": [10, 20], "m2": [5]}, val=["m2"])
+    first = export_dataset(first_node, samples, labels, **EXPORT_ARGS)
+    assert first.version.published
+
+    # Another node (node-a's volume is gone): no repository, the same remotes; a clone killed there left debris.
+    fresh = DatasetRepo(tmp_path / "node-b" / "dataset-repo", RemoteSettings(str(local_remote)), str(bare))
+    debris = fresh.path.with_name("dataset-repo.cloning")
+    debris.mkdir(parents=True)
+    (debris / "half-written").write_text("x")
+    more, more_labels = sample_factory.frames({"m1": [10, 20], "m2": [5], "m3": [7, 8]}, val=["m2"])
+    second = export_dataset(fresh, more, more_labels, **EXPORT_ARGS)
+
+    assert not debris.exists()
+    assert second.created and second.version.version == 2 and second.changed_matches == ("m3",)
+    assert second.objects_pushed == 4  # m3's shard, samples.parquet, labels.parquet and folder listing: nothing of v1
+    assert [(v.version, v.pushed, v.published) for v in list_versions(fresh)] == [(1, True, True), (2, True, True)]
+    refs = _refs(bare)
+    assert refs["refs/tags/dataset/v1"] == first.version.git_commit
+    assert refs["refs/tags/dataset/v2"] == refs["refs/heads/main"] == second.version.git_commit
+    parent = fresh.git("rev-parse", f"{second.version.git_commit}^").strip()
+    assert parent == first.version.git_commit  # history continues from the published version
+    reused = second.samples[second.samples["match_id"] != "m3"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        reused.drop(columns=["version"]), first.samples.drop(columns=["version"]).reset_index(drop=True)
+    )
+
+
+def test_recreating_never_overwrites_a_folder_that_is_not_a_repository(
+    tmp_path: Path, local_remote: Path, sample_factory: SampleFactory
+) -> None:
+    bare = _bare(tmp_path / "datasets.git")
+    samples, labels = sample_factory.frames({"m1": [1]})
+    export_dataset(DatasetRepo(tmp_path / "a" / "repo", RemoteSettings(str(local_remote)), str(bare)),
+                   samples, labels, **EXPORT_ARGS)  # fmt: skip
+    occupied = tmp_path / "b" / "repo"
+    occupied.mkdir(parents=True)
+    (occupied / "notes.txt").write_text("someone's file")
+    with pytest.raises(DatasetRepoError, match="exists but is not a dataset repository"):
+        export_dataset(DatasetRepo(occupied, RemoteSettings(str(local_remote)), str(bare)), samples, labels,
+                       **EXPORT_ARGS)  # fmt: skip
+    assert (occupied / "notes.txt").read_text() == "someone's file"
