@@ -201,9 +201,12 @@ def tracked_outputs(repo: DatasetRepo, rev: str) -> dict[str, str]:
     return {name.removesuffix(".dvc"): dvc_out_md5(texts[f"{rev}:{name}"] or "") for name in names}
 
 
-def open_version(repo: DatasetRepo, rev: str) -> VersionData:
-    """The version at ``rev`` (a tag or commit) read from the repository's git and DVC cache, with no checkout."""
-    outputs = tracked_outputs(repo, rev)
+def open_version(repo: DatasetRepo, rev: str, outputs: dict[str, str] | None = None) -> VersionData:
+    """The version at ``rev`` (a tag or commit) read from the repository's git and DVC cache, with no checkout.
+
+    ``outputs``: ``tracked_outputs(repo, rev)`` when the caller has it already (it reads every ``.dvc`` file).
+    """
+    outputs = tracked_outputs(repo, rev) if outputs is None else outputs
     export_text = _show_blobs(repo, [f"{rev}:{EXPORT_YAML}"])[f"{rev}:{EXPORT_YAML}"]
     layout = LAYOUT_FILES if MANIFEST in outputs else LAYOUT_SHARDS
     prefix = f"{MATCHES_DIR}/"
