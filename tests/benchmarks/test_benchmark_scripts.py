@@ -58,7 +58,10 @@ TINY_RUNS: dict[str, tuple[list[str], str]] = {
         "lower than raw",
     ),
     "clip_tracking.py": (["--seed", "0", "--epochs", "1", "--train", "1", "--held-out", "1", "--seconds", "4"], ""),
-    "dataset_scale.py": (["--samples", "200", "--per-match", "100", "--flat", "200", "--workdir", "{tmp}/scale"], ""),
+    "dataset_scale.py": (
+        ["--samples", "200", "--per-match", "100", "--flat", "200", "--repeat", "2", "--workdir", "{tmp}/scale"],
+        "median of 2 runs",
+    ),
     "shard_formats.py": (["--samples", "50", "--size", "64x36", "--reads", "20"], ""),
     "tracker_peers.py": (["--seeds", "0", "--pan-seeds", "--matches", "1", "--seconds", "2", "--ablation"], ""),
     "data_return.py": (["--waves", "1", "2", "--epochs", "1", "--seconds", "2"], "| 2 |"),
