@@ -243,8 +243,8 @@ def bench_flat(root: Path, remote, versions: list[pd.DataFrame]) -> list[dict[st
         after = remote.inventory()
         new = set(after) - set(before)
         rows.append(
-            {"layout": "flat", "version": number, "samples": len(samples), "copy_s": copy_s, "dvc_add_s": add_s,
-             "commit_s": commit_s, "push_s": push_s, "export_s": copy_s + add_s + commit_s + push_s,
+            {"layout": "flat", "version": number, "run": 1, "samples": len(samples), "copy_s": copy_s,
+             "dvc_add_s": add_s, "commit_s": commit_s, "push_s": push_s, "export_s": copy_s + add_s + commit_s + push_s,
              "objects_pushed": len(new), "bytes_pushed": sum(after[key] for key in new)}
         )  # fmt: skip
     return rows
