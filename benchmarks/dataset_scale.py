@@ -185,15 +185,12 @@ def run_export(root: Path, remote, number: int, samples: pd.DataFrame, labels: p
     }
 
 
-def undo_last_export(repo_dir: Path, state_backup: Path, previous_tag: str, remote, pushed_keys: set[str]) -> None:
-    """Put the repository, its local state (``.git/cvops``) and the remote back as they were before the last
-    export, so that the same export can be timed again: its tag and commit go, and the folders and objects it
-    added. The DVC cache keeps the objects (``dvc add`` then finds them there)."""
-    run = lambda *argv: subprocess.run(["git", *argv], cwd=repo_dir, check=True, capture_output=True)  # noqa: E731
-    last = subprocess.run(["git", "describe", "--tags", "--exact-match", "HEAD"], cwd=repo_dir, check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    run("tag", "-d", last)
-    run("reset", "-q", "--hard", previous_tag)
+def undo_export(repo_dir: Path, state_backup: Path, version: int, remote, pushed_keys: set[str]) -> None:
+    """Put the repository, its local state (``.git/cvops``) and the remote back as they were before the export of
+    ``version``, so that the same export can be timed again: its tag and commit go, and the folders and objects
+    it added. The DVC cache keeps the objects (``dvc add`` then finds them there)."""
+    _run(["git", "tag", "-d", f"dataset/v{version}"], repo_dir, {})
+    _run(["git", "reset", "-q", "--hard", f"dataset/v{version - 1}"], repo_dir, {})
     for folder in (repo_dir / "matches").iterdir():
         if folder.is_dir() and not folder.with_name(f"{folder.name}.dvc").exists():
             shutil.rmtree(folder)
@@ -297,7 +294,7 @@ def bench_size(
             shutil.copytree(root / "cvops-repo" / ".git" / "cvops", state_backup)
         for attempt in range(1, runs + 1):
             if attempt > 1:
-                undo_last_export(root / "cvops-repo", state_backup, f"dataset/v{number - 1}", remote, pushed)
+                undo_export(root / "cvops-repo", state_backup, number, remote, pushed)
             row = run_export(root, remote, number, samples, labels)
             pushed = row.pop("pushed_keys")
             previous = len(versions[number - 2][0]) if number > 1 else 0
@@ -362,7 +359,7 @@ def main() -> None:
         repeated = table[table["run"] == args.repeat][["n", "remote", "version"]]
         medians = table.merge(repeated, on=["n", "remote", "version"]).groupby(["n", "remote", "version"])
         print(f"\nmedian of {args.repeat} runs of the last version:")
-        print(medians[[c for c in columns[7:] if c in table and c.endswith("_s")]].median().to_markdown(floatfmt=".2f"))
+        print(medians[[c for c in columns if c in table and c.endswith("_s")]].median().to_markdown(floatfmt=".2f"))
 
 
 if __name__ == "__main__":

@@ -249,8 +249,7 @@ class DatasetRepo:
         shutil.rmtree(staging, ignore_errors=True)  # what a killed clone left
         self.git("clone", "-q", "--branch", GIT_BRANCH, "--origin", GIT_REMOTE_NAME, self.git_remote or "",
                  str(staging), cwd=self.path.parent)  # fmt: skip
-        self.git("config", "user.name", GIT_USER[0], cwd=staging)
-        self.git("config", "user.email", GIT_USER[1], cwd=staging)
+        self._set_git_identity(cwd=staging)
         self.dvc("pull", "-q", cwd=staging)  # from the remote the published versions were pushed to
         if self.path.exists():
             self.path.rmdir()
@@ -261,8 +260,7 @@ class DatasetRepo:
         self.path.mkdir(parents=True, exist_ok=True)
         if not (self.path / ".git").is_dir():
             self.git("init", "-q", "-b", "main")
-        self.git("config", "user.name", GIT_USER[0])
-        self.git("config", "user.email", GIT_USER[1])
+        self._set_git_identity()
         if not (self.path / ".dvc").is_dir():
             self.dvc("init", "-q")
         write_text_atomic(self.path / "matches" / ".gitignore", MATCHES_GITIGNORE)
@@ -270,6 +268,11 @@ class DatasetRepo:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", "Initialize the dataset repository")
         logger.info("initialised dataset repository %s (remote %s)", self.path, self.remote.url)
+
+    def _set_git_identity(self, cwd: Path | None = None) -> None:
+        """The author of cvops's commits and tags, in the repository's own git config."""
+        self.git("config", "user.name", GIT_USER[0], cwd=cwd)
+        self.git("config", "user.email", GIT_USER[1], cwd=cwd)
 
     def ensure_git_remote(self) -> None:
         """Point git's ``origin`` at ``self.git_remote`` (local configuration, never committed)."""
